@@ -1,0 +1,19 @@
+import ChainfeedCore
+
+/// Renders a page in the original event store's shape: `{data, pageCount, itemCount, pages:[{number,url}]}`.
+enum PageJSON {
+    static func render<Item: Encodable>(_ page: Page<Item>, path: String) -> String {
+        var out = "{\"data\":["
+        for (i, item) in page.items.enumerated() {
+            if i > 0 { out += "," }
+            out += JSONText.encode(item)
+        }
+        out += "],\"pageCount\":\(page.pageCount),\"itemCount\":\(page.itemCount),\"pages\":["
+        for (i, number) in page.window.enumerated() {
+            if i > 0 { out += "," }
+            let url = "\(path)?page=\(number)&limit=\(page.request.limit)"
+            out += "{\"number\":\(number),\"url\":\(JSONText.quote(url))}"
+        }
+        return out + "]}"
+    }
+}
