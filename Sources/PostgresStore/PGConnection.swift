@@ -1,0 +1,183 @@
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+
+internal import CLibPQ
+
+/// The one owner of a libpq connection: every libpq call runs here, one at a time, on this connection's own thread.
+///
+/// libpq blocks, so the actor's executor is a dedicated one-thread event loop and the cooperative pool never
+/// waits on the network. Statements are parameterised (`PQsendQueryParams`, text format); results are copied
+/// into ``PGRows`` and cleared in the same call. Each statement has a time budget: the server's
+/// `statement_timeout`, and a client-side deadline a little later for a server that stops answering.
+public actor PGConnection {
+    public nonisolated let configuration: Configuration
+    private nonisolated let url: String
+    private nonisolated let group: MultiThreadedEventLoopGroup
+    private nonisolated let loop: any EventLoop
+    private nonisolated let logger: Logger
+    private var handle: OpaquePointer?
+    private var isClosed = false
+    /// Set when a statement timed out or the session broke: the next use resets the session first.
+    private var needsReset = false
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        loop.executor.asUnownedSerialExecutor()
+    }
+
+    /// Opens a session on its own thread.
+    ///
+    /// - Parameters:
+    ///   - url: A libpq connection URI (`postgresql://user@host:port/db?sslmode=…`) or `key=value` string.
+    ///   - configuration: Schema, time budgets, read-only mode and reconnect policy.
+    ///   - logger: Where session resets and failures are logged.
+    public static func connect(
+        url: String, configuration: Configuration = Configuration(), logger: Logger = PGConnection.noLogger
+    ) async throws -> PGConnection {
+        try validate(url: url)
+        if let schema = configuration.schema { try validate(schema: schema) }
+        let connection = PGConnection(url: url, configuration: configuration, logger: logger)
+        try await connection.open()
+        return connection
+    }
+
+    private init(url: String, configuration: Configuration, logger: Logger) {
+        self.url = url
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        self.loop = group.next()
+    }
+
+    // Runs on the connection's thread, like every other libpq call.
+    isolated deinit {
+        if let handle { PQfinish(handle) }
+        // Nothing holds the actor any more, so no job can be queued on the thread after this one.
+        let logger = self.logger
+        group.shutdownGracefully(queue: .global()) { error in
+            if let error { logger.debug("postgres connection thread did not stop cleanly", metadata: ["error.type": "\(error)"]) }
+        }
+    }
+
+    /// A logger that discards everything, the default for library use.
+    public static let noLogger = Logger(label: "chainfeed.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    // MARK: Lifecycle
+
+    private func open() throws {
+        let handle = try Self.connectHandle(url: url, configuration: configuration)
+        self.handle = handle
+        // Server notices go to the logger, not to stderr. The pointer is unretained: libpq calls back only
+        // inside calls on `handle`, which this actor makes and which end before it can go away.
+        PQsetNoticeProcessor(handle, Self.noticeProcessor, Unmanaged.passUnretained(self).toOpaque())
+        do {
+            try setUpSession()
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    private static let noticeProcessor: PQnoticeProcessor = { context, message in
+        guard let context, let message else { return }
+        let connection = Unmanaged<PGConnection>.fromOpaque(context).takeUnretainedValue()
+        var text = String(cString: message)
+        while text.last?.isWhitespace == true { text.removeLast() }
+        connection.logger.debug("postgres notice", metadata: ["postgres.notice": "\(text)"])
+    }
+
+    /// Ends the session; later calls throw ``PostgresError/closed``. Calling it again does nothing.
+    public func close() {
+        isClosed = true
+        guard let handle else { return }
+        self.handle = nil
+        PQfinish(handle)
+    }
+
+    public var isOpen: Bool {
+        guard !isClosed, let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// The server process id of this session (`pg_backend_pid()`), 0 when closed.
+    public var backendPID: Int {
+        handle.map { Int(PQbackendPID($0)) } ?? 0
+    }
+
+    /// The live handle, reset first if the session broke and the configuration allows reconnecting.
+    private func session() throws -> OpaquePointer {
+        guard !isClosed, let handle else { throw PostgresError.closed }
+        guard needsReset || PQstatus(handle) != CONNECTION_OK else { return handle }
+        guard configuration.reconnect else {
+            throw PostgresError.connectionLost(message: "the session ended and this connection does not reconnect")
+        }
+        PQreset(handle)
+        guard PQstatus(handle) == CONNECTION_OK else {
+            needsReset = true
+            throw PostgresError.connectionFailed(message: Self.errorMessage(handle))
+        }
+        needsReset = false
+        do {
+            try setUpSession()
+        } catch {
+            needsReset = true
+            throw error
+        }
+        logger.warning("postgres session re-established")
+        return handle
+    }
+
+    /// Applies the session settings (`search_path`, `statement_timeout`, read-only, server keepalives).
+    private func setUpSession() throws {
+        let settings = configuration.sessionSettings
+        try query(
+            "SELECT set_config(name, value, false) FROM unnest($1::text[], $2::text[]) AS s(name, value)",
+            [PGArray.literal(settings.map(\.name)), PGArray.literal(settings.map(\.value))])
+    }
+
+    // MARK: Statements
+
+    /// Runs one parameterised statement and returns its rows; parameters are sent in text format.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [String?] = []) throws -> PGRows {
+        let handle = try session()
+        do {
+            return try Self.run(handle, sql, parameters, budget: configuration.statementTimeout)
+        } catch let error as PostgresError {
+            if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
+            throw error
+        }
+    }
+
+    /// Runs `body` between `BEGIN` and `COMMIT` on this session; any error rolls back and is rethrown.
+    @discardableResult
+    public func transaction<T: Sendable>(_ body: @Sendable (isolated PGConnection) throws -> T) throws -> T {
+        try query("BEGIN")
+        do {
+            let value = try body(self)
+            try query("COMMIT")
+            return value
+        } catch {
+            rollbackAfterFailure()
+            throw error
+        }
+    }
+
+    /// Runs `body` on this session's thread without a transaction (several reads in a row, say).
+    public func withSession<T: Sendable>(_ body: @Sendable (isolated PGConnection) throws -> T) throws -> T {
+        try body(self)
+    }
+
+    private func rollbackAfterFailure() {
+        guard !isClosed, let handle, PQstatus(handle) == CONNECTION_OK else { return }
+        let status = PQtransactionStatus(handle)
+        guard status == PQTRANS_INTRANS || status == PQTRANS_INERROR else { return }
+        do {
+            try query("ROLLBACK")
+        } catch {
+            needsReset = true
+            logger.warning("postgres rollback failed; the session will be reset", metadata: ["error.type": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import ChainfeedCore
+import Foundation
+
+/// The reads behind `EventReader`, each a primary-key lookup or an index range scan of at most `limit` rows.
+///
+/// Pages come from `PageRequest.positions(count:)` over a counter, so page 1 and page 100,000 cost the same.
+enum ReadQueries {
+    static let blockColumns = "block_hash, parent_hash, \"timestamp\", era_id, proposer, state, height, deploys::text"
+    static let deployColumns = "deploy_hash, account, state, cost, error_message, block_hash, \"timestamp\""
+    static let eventColumns = "seq, kind, topic, raw, data, account, proposer, block_hash, deploy_hash, era_id"
+
+    static func block(hash: String, on c: isolated PGConnection) throws -> Block? {
+        try c.query("SELECT \(blockColumns) FROM blocks WHERE block_hash = $1", [hash]).rows.first.map(block(from:))
+    }
+
+    static func blocks(_ request: PageRequest, on c: isolated PGConnection) throws -> Page<Block> {
+        let count = try counter("blocks", on: c)
+        guard let range = request.positions(count: count) else {
+            return Page(items: [], itemCount: count, request: request)
+        }
+        let rows = try c.query(blocksPage, [String(range.lowerBound), String(range.upperBound)])
+        return Page(items: try rows.rows.map(block(from:)), itemCount: count, request: request)
+    }
+
+    static let blocksPage = "SELECT \(blockColumns) FROM blocks WHERE pos BETWEEN $1 AND $2 ORDER BY pos DESC"
+
+    static func deploy(hash: String, on c: isolated PGConnection) throws -> Deploy? {
+        try c.query("SELECT \(deployColumns) FROM deploys WHERE deploy_hash = $1", [hash]).rows.first.map(deploy(from:))
+    }
+
+    static func accountDeploys(account: String, _ request: PageRequest, on c: isolated PGConnection) throws -> Page<Deploy> {
+        let count = try c.query("SELECT count FROM account_counters WHERE account = $1", [account]).scalar.flatMap { Int($0) } ?? 0
+        guard let range = request.positions(count: count) else {
+            return Page(items: [], itemCount: count, request: request)
+        }
+        let rows = try c.query(accountDeploysPage, [account, String(range.lowerBound), String(range.upperBound)])
+        return Page(items: try rows.rows.map(deploy(from:)), itemCount: count, request: request)
+    }
+
+    static let accountDeploysPage = """
+        SELECT \(deployColumns.split(separator: ", ").map { "d." + $0 }.joined(separator: ", "))
+        FROM account_deploys a JOIN deploys d ON d.deploy_hash = a.deploy_hash
+        WHERE a.account = $1 AND a.pos BETWEEN $2 AND $3 ORDER BY a.pos DESC
+        """
+
+    static func events(after: Seq, limit: Int, filter: EventFilter, on c: isolated PGConnection) throws -> [StoredEvent] {
+        guard let (sql, parameters) = eventsQuery(after: after, limit: limit, filter: filter) else { return [] }
+        return try c.query(sql, parameters).rows.map(event(from:))
+    }
+
+    /// The log query for a filter; `nil` when nothing can match (an empty topic set).
+    ///
+    /// Filter keys go in the `WHERE` clause, where their `(key, seq)` indexes serve them. Topics without keys
+    /// become one `(topic, seq)` range scan per topic, merged by `seq`, so a rare topic never walks the log.
+    static func eventsQuery(after: Seq, limit: Int, filter: EventFilter) -> (sql: String, parameters: [String?])? {
+        if let topics = filter.topics, topics.isEmpty { return nil }
+        // `seq > after` past bigint's range matches nothing; the in-memory store has no limit for limit < 1.
+        var parameters: [String?] = [String(min(after, Seq(Int64.max))), limit > 0 ? String(limit) : nil]
+        func parameter(_ value: String, _ cast: String = "") -> String {
+            parameters.append(value)
+            return "$\(parameters.count)\(cast)"
+        }
+        var conditions = ["seq > $1::bigint"]
+        if let v = filter.deployHash { conditions.append("deploy_hash = \(parameter(v))") }
+        if let v = filter.blockHash { conditions.append("block_hash = \(parameter(v))") }
+        if let v = filter.account { conditions.append("account = \(parameter(v))") }
+        if let v = filter.eraId { conditions.append("era_id = \(parameter(String(v), "::numeric"))") }
+        if let v = filter.proposer { conditions.append("proposer = \(parameter(v))") }
+        let topics = filter.topics.map { $0.map(\.rawValue).sorted() }
+        if let topics, topics.count == 1 {
+            conditions.append("topic = \(parameter(topics[0]))")
+        } else if let topics, filter.hasKeys {
+            conditions.append("topic = ANY(\(parameter(PGArray.literal(topics), "::text[]")))")
+        }
+        let select = "SELECT \(eventColumns) FROM events WHERE \(conditions.joined(separator: " AND ")) ORDER BY seq LIMIT $2::bigint"
+        guard let topics, !filter.hasKeys, topics.count > 1 else { return (select, parameters) }
+        let branches = topics.map { topic in
+            "(SELECT \(eventColumns) FROM events WHERE topic = \(parameter(topic)) AND seq > $1::bigint ORDER BY seq LIMIT $2::bigint)"
+        }
+        return ("SELECT * FROM (\(branches.joined(separator: " UNION ALL "))) AS e ORDER BY seq LIMIT $2::bigint", parameters)
+    }
+
+    static func status(on c: isolated PGConnection) throws -> StoreStatus {
+        let head = try c.query("""
+            SELECT (SELECT value FROM counters WHERE name = 'seq'), (SELECT value FROM counters WHERE name = 'blocks'),
+                   (SELECT max(height) FROM blocks)
+            """)
+        guard let row = head.rows.first else { throw PostgresError.malformedValue(column: "counters.value") }
+        let checkpoints = try c.query("SELECT stream, last_event_id, head_height, missed_events FROM checkpoints")
+            .rows.map(checkpoint(from:))
+        return StoreStatus(
+            headSeq: try row.optionalUInt64(0, "counters.value") ?? 0, headHeight: try row.optionalUInt64(2, "blocks.height"),
+            blockCount: Int(try row.optionalUInt64(1, "counters.value") ?? 0),
+            checkpoints: checkpoints.sorted { $0.stream < $1.stream })
+    }
+
+    static func checkpoint(stream: String, on c: isolated PGConnection) throws -> NodeCheckpoint? {
+        try c.query("SELECT stream, last_event_id, head_height, missed_events FROM checkpoints WHERE stream = $1", [stream])
+            .rows.first.map(checkpoint(from:))
+    }
+
+    private static func counter(_ name: String, on c: isolated PGConnection) throws -> Int {
+        try c.query("SELECT value FROM counters WHERE name = $1", [name]).scalar.flatMap { Int($0) } ?? 0
+    }
+
+    // MARK: Rows
+
+    static func block(from row: PGRow) throws -> Block {
+        let deploysJSON = try row.text(7, "blocks.deploys")
+        guard let deploys = try? JSONDecoder().decode([String].self, from: Data(deploysJSON.utf8)) else {
+            throw PostgresError.malformedValue(column: "blocks.deploys")
+        }
+        return Block(
+            blockHash: try row.text(0, "blocks.block_hash"), parentHash: try row.text(1, "blocks.parent_hash"),
+            timestamp: try row.text(2, "blocks.timestamp"), eraId: try row.uint64(3, "blocks.era_id"),
+            proposer: try row.text(4, "blocks.proposer"), state: try row.text(5, "blocks.state"),
+            height: try row.uint64(6, "blocks.height"), deploys: deploys)
+    }
+
+    static func deploy(from row: PGRow) throws -> Deploy {
+        guard let state = DeployState(rawValue: try row.text(2, "deploys.state")) else {
+            throw PostgresError.malformedValue(column: "deploys.state")
+        }
+        return Deploy(
+            deployHash: try row.text(0, "deploys.deploy_hash"), account: row[1], state: state, cost: row[3],
+            errorMessage: row[4], blockHash: row[5], timestamp: row[6])
+    }
+
+    static func event(from row: PGRow) throws -> StoredEvent {
+        let topic: Topic?
+        if let name = row[2] {
+            guard let t = Topic(rawValue: name) else { throw PostgresError.malformedValue(column: "events.topic") }
+            topic = t
+        } else {
+            topic = nil
+        }
+        return StoredEvent(
+            seq: try row.uint64(0, "events.seq"), kind: try row.text(1, "events.kind"), topic: topic,
+            keys: EventKeys(
+                account: row[5], proposer: row[6], blockHash: row[7], deployHash: row[8],
+                eraId: try row.optionalUInt64(9, "events.era_id")),
+            raw: try row.text(3, "events.raw"), data: try row.text(4, "events.data"))
+    }
+
+    static func checkpoint(from row: PGRow) throws -> NodeCheckpoint {
+        let lastEventId = try row.optionalUInt64(1, "checkpoints.last_event_id")
+        guard lastEventId.map({ $0 <= UInt64(UInt32.max) }) ?? true else {
+            throw PostgresError.malformedValue(column: "checkpoints.last_event_id")
+        }
+        return NodeCheckpoint(
+            stream: try row.text(0, "checkpoints.stream"), lastEventId: lastEventId.map { UInt32($0) },
+            headHeight: try row.optionalUInt64(2, "checkpoints.head_height"),
+            missedEvents: try row.uint64(3, "checkpoints.missed_events"))
+    }
+}
