@@ -1,0 +1,108 @@
+import ArgumentParser
+import AsyncHTTPClient
+import ChainfeedCore
+import Foundation
+import Ingest
+import Logging
+import NodeSimulator
+import ServiceLifecycle
+import WebAPI
+
+/// The all-in-one: a simulated node (or a real one), the writer and the web replica in one process.
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev",
+        abstract: "Run everything in one process on the embedded default (the default command)."
+    )
+
+    @Option(help: "Address to serve HTTP on (env: CHAINFEED_HOST).")
+    var host: String?
+
+    @Option(help: "Port to serve HTTP on (env: CHAINFEED_PORT).")
+    var port: Int?
+
+    @Option(help: "Follow this node instead of the built-in simulator: URL or sse=URL,rest=URL,rpc=URL; repeatable (env: CHAINFEED_NODES, comma-separated).")
+    var node: [String] = []
+
+    @OptionGroup var simulator: SimulatorOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
+        let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
+        var nodes = try Env.nodes(node)
+        let logLevel = try common.resolvedLogLevel()
+        var simulatorConfiguration: SimulatedNode.Configuration?
+        if nodes.isEmpty {
+            let simulatorPort = try freeLoopbackPort()
+            simulatorConfiguration = try simulator.configuration(host: "127.0.0.1", port: simulatorPort)
+            nodes = [try! NodeAddress.parse("http://127.0.0.1:\(simulatorPort)")]
+        }
+        Observability.bootstrap(logLevel: logLevel)
+        let logger = Logger(label: "chainfeed.dev")
+
+        var services: [any Service] = []
+        if let simulatorConfiguration {
+            services.append(try buildSimulatorApplication(configuration: simulatorConfiguration, logger: Logger(label: "chainfeed.simulator")))
+        }
+        let store = InMemoryEventStore()
+        let bus = InMemoryEventBus()
+        let writer = Writer(store: store, bus: bus, logger: Logger(label: "chainfeed.writer"))
+        let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .nodeStreams)
+        let follower = NodeFollower(nodes: nodes, httpClient: httpClient, writer: writer, store: store, logger: Logger(label: "chainfeed.follower"))
+        let welcome = Self.welcome(nodes: nodes, simulated: simulatorConfiguration != nil)
+        let web = buildApplication(
+            WebServices(role: "dev", reader: store, followerStatus: { follower.status }, metricsText: Observability.metricsText),
+            host: host, port: port, logger: Logger(label: "chainfeed.web"),
+            onServerRunning: { [welcome] bound in
+                // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.
+                FileHandle.standardOutput.write(Data((welcome("http://\(host):\(bound)") + "\n").utf8))
+            })
+        services += [writer, follower, web]
+        try await runServices(services, logger: logger) {
+            try? await httpClient.shutdown()
+        }
+    }
+
+    /// The lines printed once the server listens: what it follows and the URLs to try.
+    private static func welcome(nodes: [NodeAddress], simulated: Bool) -> @Sendable (String) -> String {
+        let source = simulated ? "the built-in simulated node at \(nodes[0].sse)" : nodes.map(\.sse).joined(separator: ", ")
+        return { base in """
+            Chainfeed all-in-one is serving on \(base)
+            following \(source).
+            Try:
+              \(base)/blocks?limit=2
+              \(base)/events?after=0&limit=5
+              \(base)/status
+              \(base)/metrics
+            Stop with Ctrl-C.
+            """ }
+    }
+}
+
+extension HTTPClient.Configuration {
+    /// Long-lived SSE streams: a connect timeout, no read timeout (idle streams are the follower's call).
+    static var nodeStreams: HTTPClient.Configuration {
+        var c = HTTPClient.Configuration()
+        c.timeout = .init(connect: .seconds(5), read: nil)
+        c.decompression = .disabled
+        // The follower backs off by itself; a refused node should fail at once, not inside the pool.
+        c.connectionPool.retryConnectionEstablishment = false
+        return c
+    }
+}
+
+/// Runs the services of one subcommand until SIGINT/SIGTERM, then stops them within the time bound.
+func runServices(_ services: [any Service], logger: Logger, afterwards: () async -> Void = {}) async throws {
+    var configuration = ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+    configuration.maximumGracefulShutdownDuration = .seconds(8)
+    configuration.maximumCancellationDuration = .seconds(1)
+    let group = ServiceGroup(configuration: configuration)
+    do {
+        try await group.run()
+    } catch {
+        await afterwards()
+        throw CLIError("stopped: \(error)")
+    }
+    await afterwards()
+}

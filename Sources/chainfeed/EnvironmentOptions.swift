@@ -1,0 +1,72 @@
+import ArgumentParser
+import ChainfeedCore
+import Foundation
+import Logging
+
+/// Flags that fall back to `CHAINFEED_*` environment variables, resolved once at start.
+enum Env {
+    static func string(_ name: String) -> String? {
+        guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else { return nil }
+        return v
+    }
+
+    static func int(_ flag: Int?, _ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+        if let flag {
+            guard range.contains(flag) else { throw CLIError("--\(flagName(name)) must be in \(range.lowerBound)…\(range.upperBound), got \(flag)") }
+            return flag
+        }
+        guard let text = string(name) else { return value }
+        guard let v = Int(text), range.contains(v) else {
+            throw CLIError("\(name) must be an integer in \(range.lowerBound)…\(range.upperBound), got '\(text)'")
+        }
+        return v
+    }
+
+    static func list(_ flag: [String], _ name: String) -> [String] {
+        if !flag.isEmpty { return flag }
+        return string(name)?.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } ?? []
+    }
+
+    /// `CHAINFEED_DATABASE_URL` → `database-url`.
+    static func flagName(_ env: String) -> String {
+        env.replacingOccurrences(of: "CHAINFEED_", with: "").lowercased().replacingOccurrences(of: "_", with: "-")
+    }
+
+    static func nodes(_ flag: [String]) throws -> [NodeAddress] {
+        try list(flag, "CHAINFEED_NODES").map { text throws(CLIError) in
+            do throws(NodeAddressError) {
+                return try NodeAddress.parse(text)
+            } catch {
+                throw CLIError(error.message)
+            }
+        }
+    }
+
+    static func postgresURL(_ flag: String?, _ name: String) throws -> String? {
+        guard let url = flag ?? string(name) else { return nil }
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") || url.contains("=") else {
+            throw CLIError("--\(flagName(name)) must be a postgresql:// URL or a libpq key=value string")
+        }
+        return url
+    }
+
+    static func redisURL(_ flag: String?) throws -> String? {
+        guard let url = flag ?? string("CHAINFEED_REDIS_URL") else { return nil }
+        guard url.hasPrefix("redis://") else { throw CLIError("--redis-url must be a redis://host:port URL, got '\(url)'") }
+        return url
+    }
+}
+
+/// Options every long-running command has.
+struct CommonOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (env: CHAINFEED_LOG_LEVEL).")
+    var logLevel: String?
+
+    func resolvedLogLevel() throws -> Logger.Level {
+        let text = logLevel ?? Env.string("CHAINFEED_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+        }
+        return level
+    }
+}

@@ -1,0 +1,83 @@
+import ArgumentParser
+import ChainfeedCore
+import Logging
+import PostgresStore
+import ServiceLifecycle
+import WebAPI
+
+/// A web replica: REST and the event log from PostgreSQL read replicas; never writes (invariant 8).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run a web replica: REST and the event log from PostgreSQL read replicas."
+    )
+
+    @Option(help: "A read database, 'postgresql://… [zone=Z]'; repeatable, tried by --replica-strategy (env: CHAINFEED_READ_DATABASE_URLS, comma-separated).")
+    var readDatabaseURL: [String] = []
+
+    @Option(help: "How to pick among the read databases: \(ReplicaStrategy.allCases.map(\.rawValue).joined(separator: ", ")) (env: CHAINFEED_REPLICA_STRATEGY).")
+    var replicaStrategy: String?
+
+    @Option(help: "This web replica's zone, for the zone strategies (env: CHAINFEED_ZONE).")
+    var zone: String?
+
+    @Option(help: "Address to serve HTTP on (env: CHAINFEED_HOST).")
+    var host: String?
+
+    @Option(help: "Port to serve HTTP on (env: CHAINFEED_PORT).")
+    var port: Int?
+
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        let urls = Env.list(readDatabaseURL, "CHAINFEED_READ_DATABASE_URLS")
+        guard !urls.isEmpty else { throw CLIError("serve needs at least one --read-database-url (or CHAINFEED_READ_DATABASE_URLS)") }
+        let strategyName = replicaStrategy ?? Env.string("CHAINFEED_REPLICA_STRATEGY") ?? ReplicaStrategy.preferZoneSingle.rawValue
+        guard let strategy = ReplicaStrategy(rawValue: strategyName) else {
+            throw CLIError("--replica-strategy must be one of \(ReplicaStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(strategyName)'")
+        }
+        let replicas = try urls.map(Self.parseReplica)
+        let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
+        let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
+        Observability.bootstrap(logLevel: try common.resolvedLogLevel())
+        let logger = Logger(label: "chainfeed.serve")
+
+        var readers: [PostgresEventReader] = []
+        var members: [ReplicaSet.Member] = []
+        for replica in replicas {
+            do {
+                let reader = try await PostgresEventReader(databaseURL: replica.url, logger: Logger(label: "chainfeed.postgres"))
+                readers.append(reader)
+                members.append(.init(reader: reader, zone: replica.zone))
+            } catch {
+                logger.warning("read database not usable at start; left out", metadata: ["error.message": "\(error)"])
+            }
+        }
+        guard !members.isEmpty else { throw CLIError("no read database is usable: check --read-database-url and that `chainfeed migrate` ran") }
+        let reader = ReplicaSet(
+            members: members, strategy: strategy, ownZone: zone ?? Env.string("CHAINFEED_ZONE"),
+            isInfrastructureError: { error in
+                if let pg = error as? PostgresError { return pg.isConnectionError }
+                return false
+            })
+        let web = buildApplication(
+            WebServices(role: "serve", reader: reader, metricsText: Observability.metricsText),
+            host: host, port: port, logger: Logger(label: "chainfeed.web"))
+        try await runServices(readers + [web], logger: logger)
+    }
+
+    /// `URL` or `URL zone=Z`.
+    static func parseReplica(_ text: String) throws -> (url: String, zone: String?) {
+        let parts = text.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+        guard let url = parts.first else { throw CLIError("--read-database-url is empty") }
+        _ = try Env.postgresURL(url, "CHAINFEED_READ_DATABASE_URL")
+        var zone: String?
+        for extra in parts.dropFirst() {
+            guard extra.hasPrefix("zone="), extra.count > 5 else {
+                throw CLIError("--read-database-url '\(text)': expected 'URL' or 'URL zone=NAME'")
+            }
+            zone = String(extra.dropFirst(5))
+        }
+        return (url, zone)
+    }
+}

@@ -1,0 +1,95 @@
+import ChainfeedTestSupport
+import Foundation
+import Testing
+
+/// The real `chainfeed` binary, run as a user would, read over HTTP.
+@Suite(.serialized) struct AllInOneTests {
+    @Test("the all-in-one serves simulated blocks over REST and stops cleanly on SIGINT")
+    func allInOne() async throws {
+        let dev = try ChainfeedProcess(["dev", "--port", "0", "--block-interval-ms", "100", "--deploys-per-block", "4"])
+        defer { dev.stop() }
+        let base = try await dev.announcedURL()
+        let page = try await HTTP.waitFor("\(base)/blocks?limit=2") { ($0["data"] as? [Any])?.count == 2 }
+        let blocks = try #require(page["data"] as? [[String: Any]])
+        #expect((blocks[0]["height"] as? Int ?? 0) > (blocks[1]["height"] as? Int ?? 0))
+        let hash = try #require(blocks[0]["blockHash"] as? String)
+        #expect(try await HTTP.get("\(base)/block/\(hash)").status == 200)
+        #expect(try await HTTP.get("\(base)/block/\(String(repeating: "0", count: 64))").status == 404)
+        #expect(try await HTTP.get("\(base)/blocks?limit=1000").status == 400)
+
+        // A deploy named by a block, then its account's deploys.
+        let deployHash = try #require((blocks[0]["deploys"] as? [String])?.first)
+        let deploy = try await HTTP.waitFor("\(base)/deploy/\(deployHash)", timeout: .seconds(10)) { $0["state"] as? String == "processed" }
+        let account = try #require(deploy["account"] as? String)
+        let deploys = try await HTTP.object("\(base)/accountDeploys/\(account)?limit=5")
+        #expect((deploys["itemCount"] as? Int ?? 0) >= 1)
+
+        // The log is gap-free from 1, every block once.
+        let log = try await HTTP.eventLog(base)
+        let seqs = log.compactMap { $0["seq"] as? Int }
+        #expect(seqs == Array(1...seqs.count))
+        let heights = log.filter { $0["kind"] as? String == "BlockAdded" }.compactMap { ($0["data"] as? [String: Any])?["height"] as? Int }
+        #expect(heights == Array(heights.sorted()))
+        #expect(Set(heights).count == heights.count)
+
+        let status = try await HTTP.object("\(base)/status")
+        #expect(status["state"] as? String == "following")
+
+        dev.signal(SIGINT)
+        let code = try await dev.waitForExit(timeout: .seconds(10))
+        #expect(code == 0, "stderr: \(dev.stderr.suffix(1500))")
+    }
+
+    @Test("a node that drops connections or restarts its ids: nothing lost, nothing twice", arguments: [
+        ["--drop-every", "23"], ["--restart-ids-every", "15"],
+    ])
+    func misbehavingNode(_ misbehaviour: [String]) async throws {
+        let (heights, nodes) = try await followMisbehavingNode(misbehaviour)
+        #expect(Set(heights).count == heights.count, "a block stored twice")
+        #expect(Set(heights) == Set(heights.min()!...heights.max()!), "missing heights")
+        #expect((nodes.first?["reconnects"] as? Int ?? 0) > 0)
+        #expect(nodes.first?["missedEvents"] as? Int == 0)
+    }
+
+    @Test("a node that restarts while the writer is disconnected: what it lost is counted, never hidden")
+    func restartWhileDisconnected() async throws {
+        let (heights, nodes) = try await followMisbehavingNode(["--drop-every", "23", "--restart-ids-every", "15"])
+        #expect(Set(heights).count == heights.count, "a block stored twice")
+        let missing = Set(heights.min()!...heights.max()!).subtracting(heights).count
+        #expect(nodes.first?["missedEvents"] as? Int ?? 0 >= missing)
+    }
+
+    /// Runs a misbehaving simulator and the all-in-one following it; the stored block heights and node statuses.
+    func followMisbehavingNode(_ misbehaviour: [String]) async throws -> ([Int], [[String: Any]]) {
+        let nodePort = try freePort()
+        let node = try ChainfeedProcess([
+            "simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "60", "--deploys-per-block", "2", "--seed", "5",
+        ] + misbehaviour)
+        defer { node.stop() }
+        let dev = try ChainfeedProcess(["dev", "--port", "0", "--node", "http://127.0.0.1:\(nodePort)"])
+        defer { dev.stop() }
+        let base = try await dev.announcedURL()
+        _ = try await HTTP.waitFor("\(base)/blocks?limit=1", timeout: .seconds(90)) { ($0["itemCount"] as? Int ?? 0) >= 60 }
+        let log = try await HTTP.eventLog(base)
+        let seqs = log.compactMap { $0["seq"] as? Int }
+        #expect(seqs == Array(1...seqs.count))
+        let heights = log.filter { $0["kind"] as? String == "BlockAdded" }.compactMap { ($0["data"] as? [String: Any])?["height"] as? Int }
+        let status = try await HTTP.object("\(base)/status")
+        let nodes = try #require((status["follower"] as? [String: Any])?["nodes"] as? [[String: Any]])
+        return (heights, nodes)
+    }
+
+    @Test("bad flags end with one stderr line and a non-zero exit", arguments: [
+        ["--port", "abc"], ["--port", "70000"], ["--bogus"], ["dev", "--node", "ftp://x"], ["--log-level", "loud"],
+        ["simulate-node", "--casper-version", "3"], ["dev", "--node", "sse=http://a,zzz=1"],
+    ])
+    func badFlags(_ arguments: [String]) async throws {
+        let p = try ChainfeedProcess(arguments)
+        defer { p.stop() }
+        let code = try await p.waitForExit(timeout: .seconds(20))
+        #expect(code != nil && code != 0)
+        let lines = p.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(p.stderr)")
+        #expect(lines.first?.hasPrefix("chainfeed: ") == true)
+    }
+}
