@@ -108,10 +108,14 @@ let package = Package(
             dependencies: [
                 "ChainfeedCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -124,6 +128,7 @@ let package = Package(
                 "Ingest",
                 "NodeSimulator",
                 "PostgresStore",
+                "RedisBus",
                 "WebAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -171,6 +176,11 @@ let package = Package(
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: ["PostgresStore", "ChainfeedCore", "ChainfeedTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RedisBusTests",
+            dependencies: ["RedisBus", "ChainfeedCore", "ChainfeedTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

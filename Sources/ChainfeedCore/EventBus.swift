@@ -4,6 +4,9 @@ public enum BusMessage: Sendable, Equatable {
     case events([StoredEvent])
     /// The writer's head `seq`, at least once a second, so replicas notice what they missed.
     case heartbeat(headSeq: Seq)
+    /// The subscription was re-established; messages may have been lost: check the head and fill
+    /// from the store.
+    case reconnected
 }
 
 /// Delivers committed events to every replica, at most once each (gaps are filled from the store).

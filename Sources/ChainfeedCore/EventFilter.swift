@@ -14,11 +14,14 @@ public struct EventFilter: Sendable, Equatable, Hashable {
     public var blockHash: String?
     public var deployHash: String?
     public var eraId: UInt64?
+    /// Only the kinds a 1.x node sent on this channel (the node-compatible SSE paths).
+    public var channel: LegacyChannel?
 
     public init(
         topics: Set<Topic>? = nil, account: String? = nil, proposer: String? = nil,
-        blockHash: String? = nil, deployHash: String? = nil, eraId: UInt64? = nil
+        blockHash: String? = nil, deployHash: String? = nil, eraId: UInt64? = nil, channel: LegacyChannel? = nil
     ) {
+        self.channel = channel
         self.topics = topics
         self.account = account
         self.proposer = proposer
@@ -50,7 +53,8 @@ public struct EventFilter: Sendable, Equatable, Hashable {
     }
 
     public func matches(_ event: StoredEvent) -> Bool {
-        matches(topic: event.topic, keys: event.keys)
+        if let channel, event.legacyChannel != channel { return false }
+        return matches(topic: event.topic, keys: event.keys)
     }
 
     /// Builds a filter from client text: topic names (`all` or any of ``Topic``) and filter key values.

@@ -1,19 +1,28 @@
 import ChainfeedCore
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import NIOCore
 
 /// The one router that `chainfeed` and the tests share.
 public func buildRouter(_ services: WebServices) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware())
+    let stream = services.fanOut.map { StreamController(hub: $0, limits: services.webSocketLimits) }
     BlocksController(reader: services.reader).addRoutes(to: router)
     DeploysController(reader: services.reader).addRoutes(to: router)
-    EventLogController(reader: services.reader).addRoutes(to: router)
+    EventLogController(reader: services.reader, stream: stream).addRoutes(to: router)
     StatusController(services: services).addRoutes(to: router)
+    stream?.addRoutes(to: router)
+    router.get("/ws") { request, _ -> Response in
+        // Reached only when the request was not upgraded: say why.
+        _ = try WebSocketEndpoint.shortcut(request.uri)
+        throw APIError.badRequest(services.fanOut == nil ? "this process serves no live streams" : "/ws needs a WebSocket upgrade request")
+    }
     return router
 }
 
-/// The HTTP application of a process, on `host:port`.
+/// The HTTP application of a process, on `host:port`, with `/ws` when it has a hub.
 ///
 /// - Parameters:
 ///   - services: what the routes serve from.
@@ -22,9 +31,21 @@ public func buildApplication(
     _ services: WebServices, host: String, port: Int, logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
-    Application(
-        router: buildRouter(services),
-        configuration: .init(address: .hostname(host, port: port), serverName: "chainfeed"),
-        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+    let configuration = ApplicationConfiguration(address: .hostname(host, port: port), serverName: "chainfeed", backlog: 4096)
+    let running: @Sendable (any Channel) async -> Void = { channel in await onServerRunning(channel.localAddress?.port ?? port) }
+    let router = buildRouter(services)
+    let endpoint = services.fanOut.map { WebSocketEndpoint(hub: $0, limits: services.webSocketLimits, logger: logger) }
+    return Application(
+        router: router,
+        server: .http1WebSocketUpgrade(
+            configuration: .init(ws: .init(
+                maxFrameSize: services.webSocketLimits.maxFrameSize,
+                autoPing: .enabled(timePeriod: services.webSocketLimits.pingInterval)))
+        ) { request, channel, _ in
+            guard let endpoint else { return .dontUpgrade }
+            return endpoint.shouldUpgrade(request, channel: channel)
+        },
+        configuration: configuration,
+        onServerRunning: running,
         logger: logger)
 }

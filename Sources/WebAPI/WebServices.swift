@@ -11,6 +11,9 @@ public struct WebServices: Sendable {
     public var metricsText: (@Sendable () -> String)?
     /// Extra readiness checks (bus connected, …); each returns why it is not ready, or `nil`.
     public var readinessChecks: [@Sendable () async -> String?]
+    /// The hub that serves `/ws` and the SSE paths; `nil` serves REST only.
+    public var fanOut: FanOut?
+    public var webSocketLimits: WebSocketLimits
 
     /// - Parameters:
     ///   - role: the process role shown in `/status`.
@@ -19,8 +22,12 @@ public struct WebServices: Sendable {
         role: String, reader: any EventReader,
         followerStatus: (@Sendable () async -> FollowerStatus?)? = nil,
         metricsText: (@Sendable () -> String)? = nil,
-        readinessChecks: [@Sendable () async -> String?] = []
+        readinessChecks: [@Sendable () async -> String?] = [],
+        fanOut: FanOut? = nil,
+        webSocketLimits: WebSocketLimits = .init()
     ) {
+        self.fanOut = fanOut
+        self.webSocketLimits = webSocketLimits
         self.role = role
         self.reader = reader
         self.followerStatus = followerStatus

@@ -5,6 +5,8 @@ import Foundation
 import Ingest
 import Logging
 import NodeSimulator
+import PostgresStore
+import RedisBus
 import ServiceLifecycle
 import WebAPI
 
@@ -24,6 +26,12 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Follow this node instead of the built-in simulator: URL or sse=URL,rest=URL,rpc=URL; repeatable (env: CHAINFEED_NODES, comma-separated).")
     var node: [String] = []
 
+    @Option(help: "Use this PostgreSQL instead of the in-memory store; the schema is migrated at start (env: CHAINFEED_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Use this Redis instead of the in-process bus (env: CHAINFEED_REDIS_URL).")
+    var redisURL: String?
+
     @OptionGroup var simulator: SimulatorOptions
     @OptionGroup var common: CommonOptions
 
@@ -32,6 +40,8 @@ struct DevCommand: AsyncParsableCommand {
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
         var nodes = try Env.nodes(node)
         let logLevel = try common.resolvedLogLevel()
+        let databaseURL = try Env.postgresURL(databaseURL, "CHAINFEED_DATABASE_URL")
+        let redisBus = try Env.redisBus(redisURL)
         var simulatorConfiguration: SimulatedNode.Configuration?
         if nodes.isEmpty {
             let simulatorPort = try freeLoopbackPort()
@@ -45,20 +55,40 @@ struct DevCommand: AsyncParsableCommand {
         if let simulatorConfiguration {
             services.append(try buildSimulatorApplication(configuration: simulatorConfiguration, logger: Logger(label: "chainfeed.simulator")))
         }
-        let store = InMemoryEventStore()
-        let bus = InMemoryEventBus()
+        let store: any EventStore
+        if let databaseURL {
+            do {
+                _ = try await Migrations.migrate(databaseURL: databaseURL, logger: logger)
+                let postgres = try await PostgresEventStore(databaseURL: databaseURL, logger: Logger(label: "chainfeed.postgres"))
+                guard try await postgres.acquireWriterLock(wait: false) else {
+                    throw CLIError("another writer holds this database's writer lock; stop it or use another database")
+                }
+                services.append(postgres)
+                store = postgres
+            } catch let error as CLIError {
+                throw error
+            } catch {
+                throw CLIError("cannot use the database: \(error)")
+            }
+        } else {
+            store = InMemoryEventStore()
+        }
+        let bus: any EventBus = redisBus ?? InMemoryEventBus()
+        if let redisBus { services.append(redisBus) }
         let writer = Writer(store: store, bus: bus, logger: Logger(label: "chainfeed.writer"))
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .nodeStreams)
         let follower = NodeFollower(nodes: nodes, httpClient: httpClient, writer: writer, store: store, logger: Logger(label: "chainfeed.follower"))
+        let fanOut = FanOut(reader: store, bus: bus, logger: Logger(label: "chainfeed.fanout"))
         let welcome = Self.welcome(nodes: nodes, simulated: simulatorConfiguration != nil)
         let web = buildApplication(
-            WebServices(role: "dev", reader: store, followerStatus: { follower.status }, metricsText: Observability.metricsText),
+            WebServices(role: "dev", reader: store, followerStatus: { follower.status }, metricsText: Observability.metricsText, fanOut: fanOut),
             host: host, port: port, logger: Logger(label: "chainfeed.web"),
             onServerRunning: { [welcome] bound in
                 // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.
                 FileHandle.standardOutput.write(Data((welcome("http://\(host):\(bound)") + "\n").utf8))
             })
-        services += [writer, follower, web]
+        // Stopped in reverse: the hub first closes its clients, so the HTTP server drains at once.
+        services += [writer, follower, web, fanOut]
         try await runServices(services, logger: logger) {
             try? await httpClient.shutdown()
         }
@@ -73,6 +103,8 @@ struct DevCommand: AsyncParsableCommand {
             Try:
               \(base)/blocks?limit=2
               \(base)/events?after=0&limit=5
+              ws://\(base.dropFirst("http://".count))/ws?topics=blocks&fromSeq=0
+              curl -N \(base)/events/stream
               \(base)/status
               \(base)/metrics
             Stop with Ctrl-C.

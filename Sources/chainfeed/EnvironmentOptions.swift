@@ -2,6 +2,7 @@ import ArgumentParser
 import ChainfeedCore
 import Foundation
 import Logging
+import RedisBus
 
 /// Flags that fall back to `CHAINFEED_*` environment variables, resolved once at start.
 enum Env {
@@ -54,6 +55,16 @@ enum Env {
         guard let url = flag ?? string("CHAINFEED_REDIS_URL") else { return nil }
         guard url.hasPrefix("redis://") else { throw CLIError("--redis-url must be a redis://host:port URL, got '\(url)'") }
         return url
+    }
+
+    /// The Redis bus for `--redis-url`, or `nil` without one.
+    static func redisBus(_ flag: String?) throws -> RedisEventBus? {
+        guard let url = try redisURL(flag) else { return nil }
+        do {
+            return try RedisEventBus(configuration: .init(url: url), logger: Logger(label: "chainfeed.redis"))
+        } catch {
+            throw CLIError("--redis-url: \(error)")
+        }
     }
 }
 

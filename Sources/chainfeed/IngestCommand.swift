@@ -4,6 +4,7 @@ import ChainfeedCore
 import Ingest
 import Logging
 import PostgresStore
+import RedisBus
 import ServiceLifecycle
 import Synchronization
 import WebAPI
@@ -21,6 +22,9 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL primary, postgresql://user@host:port/db (env: CHAINFEED_DATABASE_URL).")
     var databaseURL: String?
 
+    @Option(help: "Redis to publish committed events on, redis://host:port; without it events are stored only (env: CHAINFEED_REDIS_URL).")
+    var redisURL: String?
+
     @Option(help: "Address for /health, /ready, /status, /metrics (env: CHAINFEED_HOST).")
     var host: String?
 
@@ -37,6 +41,7 @@ struct IngestCommand: AsyncParsableCommand {
         }
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8081, range: 0...65_535)
+        let bus = try Env.redisBus(redisURL)
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let logger = Logger(label: "chainfeed.ingest")
 
@@ -46,14 +51,15 @@ struct IngestCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("cannot use the database: \(error)")
         }
-        let writer = Writer(store: store, bus: nil, logger: Logger(label: "chainfeed.writer"))
+        let writer = Writer(store: store, bus: bus, logger: Logger(label: "chainfeed.writer"))
         let httpClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .nodeStreams)
         let follower = NodeFollower(nodes: nodes, httpClient: httpClient, writer: writer, store: store, logger: Logger(label: "chainfeed.follower"))
         let leader = LeaderService(store: store, writer: writer, follower: follower, logger: logger)
         let web = buildApplication(
             WebServices(role: "ingest", reader: store, followerStatus: { leader.status }, metricsText: Observability.metricsText),
             host: host, port: port, logger: Logger(label: "chainfeed.web"))
-        try await runServices([store, leader, web], logger: logger) {
+        let services: [any Service] = [store] + (bus.map { [$0] } ?? []) + [leader, web]
+        try await runServices(services, logger: logger) {
             try? await httpClient.shutdown()
         }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChainfeedCore
 import Logging
 import PostgresStore
+import RedisBus
 import ServiceLifecycle
 import WebAPI
 
@@ -21,6 +22,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "This web replica's zone, for the zone strategies (env: CHAINFEED_ZONE).")
     var zone: String?
 
+    @Option(help: "Redis the writer publishes on, redis://host:port; without it no live push, only REST and replays (env: CHAINFEED_REDIS_URL).")
+    var redisURL: String?
+
+    @Option(help: "Largest WebSocket client frame in bytes.")
+    var maxFrameSize: Int = 16 << 10
+
+    @Option(help: "Subscriptions one WebSocket connection may hold.")
+    var maxSubscriptions: Int = 32
+
+    @Option(help: "Connections (WebSocket and SSE) this replica accepts.")
+    var maxConnections: Int = 10_000
+
+    @Option(help: "Bytes a connection may have unwritten before it is closed as a slow consumer (4008).")
+    var maxPendingBytes: Int = 1 << 20
+
     @Option(help: "Address to serve HTTP on (env: CHAINFEED_HOST).")
     var host: String?
 
@@ -39,6 +55,8 @@ struct ServeCommand: AsyncParsableCommand {
         let replicas = try urls.map(Self.parseReplica)
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
+        let limits = try webSocketLimits()
+        let bus = try Env.redisBus(redisURL)
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let logger = Logger(label: "chainfeed.serve")
 
@@ -60,10 +78,29 @@ struct ServeCommand: AsyncParsableCommand {
                 if let pg = error as? PostgresError { return pg.isConnectionError }
                 return false
             })
+        let fanOut = FanOut(reader: reader, bus: bus, logger: Logger(label: "chainfeed.fanout"))
         let web = buildApplication(
-            WebServices(role: "serve", reader: reader, metricsText: Observability.metricsText),
+            WebServices(
+                role: "serve", reader: reader, metricsText: Observability.metricsText,
+                readinessChecks: bus.map { b in [{ b.isSubscribed ? nil : "redis: not subscribed" }] } ?? [],
+                fanOut: fanOut, webSocketLimits: limits),
             host: host, port: port, logger: Logger(label: "chainfeed.web"))
-        try await runServices(readers + [web], logger: logger)
+        // Stopped in reverse: the hub closes its clients first, so the HTTP server drains at once.
+        let services: [any Service] = readers + (bus.map { [$0] } ?? []) + [web, fanOut]
+        try await runServices(services, logger: logger)
+    }
+
+    private func webSocketLimits() throws -> WebSocketLimits {
+        var limits = WebSocketLimits()
+        guard (1...(16 << 20)).contains(maxFrameSize) else { throw CLIError("--max-frame-size must be in 1…16777216") }
+        guard (1...10_000).contains(maxSubscriptions) else { throw CLIError("--max-subscriptions must be in 1…10000") }
+        guard (1...1_000_000).contains(maxConnections) else { throw CLIError("--max-connections must be in 1…1000000") }
+        guard (1024...(1 << 30)).contains(maxPendingBytes) else { throw CLIError("--max-pending-bytes must be in 1024…1073741824") }
+        limits.maxFrameSize = maxFrameSize
+        limits.maxSubscriptionsPerConnection = maxSubscriptions
+        limits.maxConnections = maxConnections
+        limits.maxPendingBytes = maxPendingBytes
+        return limits
     }
 
     /// `URL` or `URL zone=Z`.

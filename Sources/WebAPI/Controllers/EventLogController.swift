@@ -4,6 +4,8 @@ import Hummingbird
 /// `GET /events?after=SEQ&limit=`: the event log by `seq` for catch-up clients, narrowed like `/ws`.
 struct EventLogController {
     let reader: any EventReader
+    /// Serves `/events` as a stream when the client asks for `text/event-stream` (the 2.x node path).
+    let stream: StreamController?
 
     static let parameters: Set<String> = Set(["after", "limit", "topics"] + EventFilter.keyNames)
 
@@ -12,6 +14,9 @@ struct EventLogController {
     }
 
     func events(_ request: Request) async throws -> Response {
+        if let stream, StreamController.wantsStream(request) {
+            return try stream.stream(request, channel: nil)
+        }
         try request.requireKnownParameters(Self.parameters)
         var after: Seq = 0
         if let text = request.query("after") {

@@ -1,0 +1,367 @@
+import ChainfeedCore
+import DequeModule
+import Logging
+import Metrics
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The hub of a web replica: takes committed events from the bus, in `seq` order and without gaps,
+/// and hands each one, encoded once, to every matching client connection.
+///
+/// The bus is at-most-once, so the hub checks every `seq`: a jump, a heartbeat whose head is ahead,
+/// or a bus reconnect makes it fill the gap from the store (waiting for its read replica to catch
+/// up) before it delivers anything later (invariant 5). Delivery never waits for a client: each sink
+/// takes the frame or closes itself as a slow consumer (invariant 6).
+public final class FanOut: Service {
+    public struct Configuration: Sendable {
+        /// Bus messages held while the hub is busy; past this the oldest are dropped and refetched.
+        public var inboxCapacity: Int = 10_000
+        /// Live events buffered per subscription while its `fromSeq` replay runs.
+        public var replayBufferLimit: Int = 20_000
+        /// How long a gap fill waits for the read replica before it retries, and the retry cap.
+        public var fillRetry: Backoff = Backoff(minimum: .milliseconds(20), maximum: .seconds(2))
+        public init() {}
+    }
+
+    enum Mode {
+        case live
+        /// Replaying from the store: live events wait here until the replay reaches them.
+        case buffering([EncodedEvent])
+    }
+
+    struct Registration {
+        var sink: any EventSink
+        var mode: Mode
+    }
+
+    private struct State {
+        var lastSeq: Seq = 0
+        var started = false
+        var index = SubscriptionIndex()
+        var registrations: [SubscriptionIndex.Key: Registration] = [:]
+        var sinks: [Int: any EventSink] = [:]
+    }
+
+    private let reader: any EventReader
+    private let bus: (any EventBus)?
+    private let configuration: Configuration
+    private let logger: Logger
+    private let state = Mutex(State())
+    private let inbox: Inbox
+    private let metrics = FanOutMetrics()
+
+    /// - Parameters:
+    ///   - reader: the store gaps and replays are read from.
+    ///   - bus: where live events come from; `nil` serves replays only.
+    public init(reader: any EventReader, bus: (any EventBus)?, configuration: Configuration = .init(), logger: Logger) {
+        self.reader = reader
+        self.bus = bus
+        self.configuration = configuration
+        self.logger = logger
+        self.inbox = Inbox(capacity: configuration.inboxCapacity)
+    }
+
+    /// The last `seq` handed to clients.
+    public var headSeq: Seq { state.withLock { $0.lastSeq } }
+
+    public var connectionCount: Int { state.withLock { $0.sinks.count } }
+
+    public func run() async throws {
+        let head = try await initialHead()
+        state.withLock {
+            $0.lastSeq = head
+            $0.started = true
+        }
+        logger.info("fan-out started", metadata: ["event.seq.head": "\(head)"])
+        let subscription = bus?.subscribe { [inbox] message in inbox.push(message) }
+        defer { subscription?.cancel() }
+        await cancelWhenGracefulShutdown {
+            while let item = await self.inbox.next() {
+                switch item {
+                case .message(let message): await self.handle(message)
+                case .dropped: await self.catchUpWithStore()
+                }
+            }
+        }
+        closeAll(.goingAway, reason: "server shutting down")
+    }
+
+    private func initialHead() async throws -> Seq {
+        var retry = configuration.fillRetry
+        while true {
+            do {
+                return try await reader.status().headSeq
+            } catch {
+                logger.warning("store not readable yet; retrying", metadata: ["error.message": "\(error)"])
+                try await Task.sleep(for: retry.nextDelay())
+            }
+        }
+    }
+
+    // MARK: Bus messages
+
+    private func handle(_ message: BusMessage) async {
+        switch message {
+        case .events(let events):
+            for event in events { await accept(event) }
+        case .heartbeat(let head):
+            if head > headSeq { await fill(through: head) }
+        case .reconnected:
+            await catchUpWithStore()
+        }
+    }
+
+    /// After a bus reconnect or an inbox overflow: whatever the bus dropped is in the store.
+    private func catchUpWithStore() async {
+        if let head = try? await reader.status().headSeq, head > headSeq {
+            await fill(through: head)
+        }
+    }
+
+    private func accept(_ event: StoredEvent) async {
+        let last = headSeq
+        guard event.seq > last else { return }  // already delivered (a fill overtook the bus)
+        if event.seq > last + 1 {
+            await fill(through: event.seq - 1)
+        }
+        guard event.seq == headSeq + 1 else { return }
+        dispatch(EncodedEvent(event))
+    }
+
+    /// Delivers everything up to `target` from the store, waiting for the read replica as needed.
+    private func fill(through target: Seq) async {
+        metrics.gapFills.increment()
+        logger.warning("gap in the live stream; filling from the store", metadata: [
+            "event.seq.from": "\(headSeq + 1)", "event.seq.to": "\(target)",
+        ])
+        var retry = configuration.fillRetry
+        while headSeq < target && !Task.isCancelled {
+            do {
+                let page = try await reader.events(after: headSeq, limit: 100, filter: .all)
+                guard !page.isEmpty else {
+                    // The read replica has not applied these yet: wait, never skip.
+                    try await Task.sleep(for: retry.nextDelay())
+                    continue
+                }
+                retry.reset()
+                for event in page where event.seq == headSeq + 1 && event.seq <= target {
+                    metrics.filledEvents.increment()
+                    dispatch(EncodedEvent(event))
+                }
+                if let last = page.last, last.seq > target { break }
+            } catch {
+                logger.warning("gap fill read failed; retrying", metadata: ["error.message": "\(error)"])
+                try? await Task.sleep(for: retry.nextDelay())
+            }
+        }
+    }
+
+    /// Hands one event to every matching subscription, in `seq` order; never waits for a client.
+    private func dispatch(_ encoded: EncodedEvent) {
+        var overflowed: [any EventSink] = []
+        let delivered = state.withLock { s -> Int in
+            s.lastSeq = encoded.event.seq
+            var frames: [String: ByteBuffer] = [:]
+            var n = 0
+            for key in s.index.matches(encoded.event) {
+                guard var registration = s.registrations[key] else { continue }
+                switch registration.mode {
+                case .live:
+                    let frame = Self.frame(encoded, registration.sink.format, key.subscription, cache: &frames)
+                    registration.sink.send(frame)
+                    n += 1
+                case .buffering(var pending):
+                    if pending.count >= configuration.replayBufferLimit {
+                        overflowed.append(registration.sink)
+                    } else {
+                        pending.append(encoded)
+                        registration.mode = .buffering(pending)
+                        s.registrations[key] = registration
+                    }
+                }
+            }
+            return n
+        }
+        metrics.delivered.increment(by: Int64(delivered))
+        for sink in overflowed {
+            sink.close(.slowConsumer, reason: "fell behind during replay; resume with fromSeq")
+        }
+    }
+
+    private static func frame(_ e: EncodedEvent, _ format: SinkFormat, _ subscription: String, cache: inout [String: ByteBuffer]) -> ByteBuffer {
+        switch format {
+        case .sse: return e.sse
+        case .webSocket:
+            if let f = cache[subscription] { return f }
+            let f = e.webSocketFrame(subscription: subscription)
+            cache[subscription] = f
+            return f
+        }
+    }
+
+    // MARK: Connections and subscriptions
+
+    /// Adds a connection; `false` when the replica is at its connection limit.
+    func attach(_ sink: any EventSink, limit: Int) -> Bool {
+        state.withLock { s in
+            guard s.sinks.count < limit else { return false }
+            s.sinks[sink.sinkID] = sink
+            metrics.connections.record(s.sinks.count)
+            return true
+        }
+    }
+
+    /// Removes a connection and all its subscriptions.
+    func detach(_ sink: any EventSink) {
+        state.withLock { s in
+            s.sinks[sink.sinkID] = nil
+            for key in s.index.keys(ofSink: sink.sinkID) {
+                s.index.remove(key)
+                s.registrations[key] = nil
+            }
+            metrics.connections.record(s.sinks.count)
+            metrics.subscriptions.record(s.index.count)
+        }
+    }
+
+    enum SubscribeError: Error, Equatable {
+        case duplicateID
+    }
+
+    /// Registers a subscription; with `replaying`, live events are held until ``goLive`` so the
+    /// caller can replay the store up to the returned head first. Returns the head at registration.
+    func subscribe(_ sink: any EventSink, id: String, filter: EventFilter, replaying: Bool) throws(SubscribeError) -> Seq {
+        try state.withLock { s throws(SubscribeError) -> Seq in
+            let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
+            guard s.registrations[key] == nil else { throw .duplicateID }
+            s.registrations[key] = Registration(sink: sink, mode: replaying ? .buffering([]) : .live)
+            s.index.insert(key, filter: filter)
+            metrics.subscriptions.record(s.index.count)
+            return s.lastSeq
+        }
+    }
+
+    /// Ends a replay: sends the live events held since registration that come after `replayedThrough`,
+    /// then delivers live. Runs under the hub's lock, so nothing can slip in between.
+    func goLive(_ sink: any EventSink, id: String, replayedThrough: Seq) {
+        state.withLock { s in
+            let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
+            guard var registration = s.registrations[key], case .buffering(let pending) = registration.mode else { return }
+            var frames: [String: ByteBuffer] = [:]
+            for encoded in pending where encoded.event.seq > replayedThrough {
+                sink.send(Self.frame(encoded, sink.format, id, cache: &frames))
+                frames.removeAll(keepingCapacity: true)
+            }
+            registration.mode = .live
+            s.registrations[key] = registration
+        }
+    }
+
+    /// Removes one subscription; `false` if the connection has none by that id.
+    func unsubscribe(_ sink: any EventSink, id: String) -> Bool {
+        state.withLock { s in
+            let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
+            guard s.registrations.removeValue(forKey: key) != nil else { return false }
+            s.index.remove(key)
+            metrics.subscriptions.record(s.index.count)
+            return true
+        }
+    }
+
+    func subscriptionCount(of sink: any EventSink) -> Int {
+        state.withLock { $0.index.keys(ofSink: sink.sinkID).count }
+    }
+
+    /// Waits (bounded) until the hub has delivered through `seq`; `false` if it did not get there.
+    func waitForHead(_ seq: Seq, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while headSeq < seq {
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return true
+    }
+
+    var reads: any EventReader { reader }
+
+    private func closeAll(_ code: CloseCode, reason: String) {
+        let sinks = state.withLock { Array($0.sinks.values) }
+        for sink in sinks { sink.close(code, reason: reason) }
+    }
+
+    func countSlowConsumer() { metrics.slowConsumers.increment() }
+}
+
+/// Bus messages waiting for the hub; bounded: on overflow the oldest go and a refetch is signalled.
+final class Inbox: Sendable {
+    enum Item: Sendable {
+        case message(BusMessage)
+        /// Messages were dropped here: what they held is in the store.
+        case dropped
+    }
+
+    private struct State {
+        var queue: Deque<Item> = []
+        var waiter: CheckedContinuation<Item?, Never>?
+        var finished = false
+    }
+
+    private let state = Mutex(State())
+    private let capacity: Int
+    private let droppedCounter = Counter(label: "chainfeed_fanout_inbox_dropped_total")
+
+    init(capacity: Int) {
+        self.capacity = max(2, capacity)
+    }
+
+    /// Called on the bus's thread: never blocks.
+    func push(_ message: BusMessage) {
+        let waiter = state.withLock { s -> CheckedContinuation<Item?, Never>? in
+            if let w = s.waiter {
+                s.waiter = nil
+                return w
+            }
+            if s.queue.count >= capacity {
+                s.queue.removeFirst(s.queue.count / 2)
+                s.queue.append(.dropped)
+                droppedCounter.increment()
+            }
+            s.queue.append(.message(message))
+            return nil
+        }
+        waiter?.resume(returning: .message(message))
+    }
+
+    /// The next item; `nil` once cancelled.
+    func next() async -> Item? {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (c: CheckedContinuation<Item?, Never>) in
+                let ready = state.withLock { s -> Item?? in
+                    if let first = s.queue.popFirst() { return .some(first) }
+                    if s.finished { return .some(nil) }
+                    s.waiter = c
+                    return .none
+                }
+                if let ready { c.resume(returning: ready) }
+            }
+        } onCancel: {
+            let w = state.withLock { s -> CheckedContinuation<Item?, Never>? in
+                s.finished = true
+                defer { s.waiter = nil }
+                return s.waiter
+            }
+            w?.resume(returning: nil)
+        }
+    }
+}
+
+/// The hub's metric handles, made once.
+struct FanOutMetrics: Sendable {
+    let delivered = Counter(label: "chainfeed_fanout_messages_delivered_total")
+    let gapFills = Counter(label: "chainfeed_fanout_gap_fills_total")
+    let filledEvents = Counter(label: "chainfeed_fanout_gap_filled_events_total")
+    let slowConsumers = Counter(label: "chainfeed_ws_slow_consumer_closes_total")
+    let connections = Recorder(label: "chainfeed_fanout_connections", aggregate: false)
+    let subscriptions = Recorder(label: "chainfeed_fanout_subscriptions", aggregate: false)
+}

@@ -1,0 +1,117 @@
+import ChainfeedCore
+import NIOCore
+
+/// Why a subscription could not start; shown to the client.
+enum SubscriptionError: Error, Equatable {
+    case duplicateID(String)
+    case beyondHead(fromSeq: Seq, head: Seq)
+    case storeUnavailable(String)
+
+    var code: String {
+        switch self {
+        case .duplicateID: "bad_request"
+        case .beyondHead: "beyond_head"
+        case .storeUnavailable: "unavailable"
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .duplicateID(let id): "subscription id '\(id)' is already in use on this connection"
+        case .beyondHead(let from, let head): "fromSeq \(from) is beyond the head (\(head)); resume from a seq you have seen"
+        case .storeUnavailable(let why): "the store did not answer: \(why)"
+        }
+    }
+}
+
+/// Starts a subscription with optional replay, joining the live stream with no gap and no duplicate.
+///
+/// The subscription is registered first, so live events after the head at that moment are held;
+/// the store is replayed up to that head (waiting, bounded, for a lagging read replica); then the
+/// held events after it are sent and the subscription goes live (invariant 5).
+struct SubscriptionRunner {
+    let hub: FanOut
+    /// How long a `fromSeq` beyond the head, or a lagging read replica, may be waited for.
+    var waitBound: Duration = .seconds(5)
+    var pageSize = 100
+
+    /// Returns the head at registration; calls `subscribed` before any event frame is sent.
+    func start(
+        _ sink: any EventSink, id: String, filter: EventFilter, fromSeq: Seq?,
+        subscribed: (Seq) -> Void
+    ) async throws(SubscriptionError) {
+        let head: Seq
+        do {
+            // Held until `goLive` even without a replay, so `subscribed` is the first frame.
+            head = try hub.subscribe(sink, id: id, filter: filter, replaying: true)
+        } catch {
+            throw .duplicateID(id)
+        }
+        subscribed(head)
+        guard let fromSeq else {
+            hub.goLive(sink, id: id, replayedThrough: head)
+            return
+        }
+        do {
+            let replayed = try await replay(sink, id: id, filter: filter, after: fromSeq, through: head)
+            hub.goLive(sink, id: id, replayedThrough: replayed)
+        } catch {
+            _ = hub.unsubscribe(sink, id: id)
+            throw error
+        }
+    }
+
+    /// Sends the stored matching events in `(after, through]`; returns the seq the replay covers.
+    private func replay(_ sink: any EventSink, id: String, filter: EventFilter, after: Seq, through head: Seq) async throws(SubscriptionError) -> Seq {
+        if after > head {
+            // A client may have seen an event this replica has not delivered yet: wait a little.
+            guard await hub.waitForHead(after, timeout: waitBound) else {
+                throw .beyondHead(fromSeq: after, head: hub.headSeq)
+            }
+            return after
+        }
+        var cursor = after
+        let deadline = ContinuousClock.now + waitBound
+        while cursor < head {
+            let page: [StoredEvent]
+            do {
+                page = try await hub.reads.events(after: cursor, limit: pageSize, filter: filter)
+            } catch {
+                throw .storeUnavailable("\(error)")
+            }
+            let wanted = page.filter { $0.seq <= head && filter.matches($0) }
+            if !wanted.isEmpty {
+                let frames = wanted.map { EncodedEvent($0).frame(sink.format, subscription: id) }
+                guard await sink.sendReplay(frames) else { return head }
+            }
+            if let last = page.last {
+                cursor = max(cursor, min(last.seq, head))
+                if last.seq >= head { break }
+            }
+            if page.count < pageSize {
+                // Nothing more matches in the read replica: done if it has applied the head.
+                let applied: Seq
+                do {
+                    applied = try await hub.reads.status().headSeq
+                } catch {
+                    throw .storeUnavailable("\(error)")
+                }
+                if applied >= head { break }
+                guard ContinuousClock.now < deadline else {
+                    throw .storeUnavailable("the read replica is behind (applied \(applied) of \(head)); retry shortly")
+                }
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        return head
+    }
+}
+
+extension EncodedEvent {
+    func frame(_ format: SinkFormat, subscription: String) -> ByteBuffer {
+        switch format {
+        case .webSocket: webSocketFrame(subscription: subscription)
+        case .sse: sse
+        }
+    }
+}

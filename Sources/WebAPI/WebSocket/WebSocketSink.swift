@@ -1,0 +1,92 @@
+import NIOCore
+import NIOWebSocket
+
+/// Writes frames straight to a WebSocket channel on its own event loop: no task per frame.
+///
+/// Its bound counts every byte handed to the channel and not yet written to the socket (NIO's
+/// outbound buffer included); a frame that would pass it closes the connection with 4008.
+final class WebSocketSink: EventSink {
+    let sinkID = SinkIDs.make()
+    let format = SinkFormat.webSocket
+    private let channel: any Channel
+    private let maxPendingBytes: Int
+    private let onSlowConsumer: @Sendable () -> Void
+    private let state: NIOLoopBoundBox<State>
+
+    private struct State {
+        var pendingBytes = 0
+        var closed = false
+    }
+
+    init(channel: any Channel, maxPendingBytes: Int, onSlowConsumer: @escaping @Sendable () -> Void) {
+        self.channel = channel
+        self.maxPendingBytes = maxPendingBytes
+        self.onSlowConsumer = onSlowConsumer
+        self.state = .makeBoxSendingValue(State(), eventLoop: channel.eventLoop)
+    }
+
+    func send(_ frame: ByteBuffer) {
+        onLoop { self.write(frame, bounded: true) }
+    }
+
+    func sendReplay(_ frames: [ByteBuffer]) async -> Bool {
+        let promise = channel.eventLoop.makePromise(of: Bool.self)
+        onLoop {
+            guard !self.state.value.closed, !frames.isEmpty else {
+                promise.succeed(!self.state.value.closed)
+                return
+            }
+            var last: EventLoopFuture<Void>?
+            for frame in frames { last = self.write(frame, bounded: false) }
+            (last ?? self.channel.eventLoop.makeSucceededVoidFuture()).whenComplete { result in
+                promise.succeed((try? result.get()) != nil && !self.state.value.closed)
+            }
+        }
+        return (try? await promise.futureResult.get()) ?? false
+    }
+
+    /// Writes a text frame; on the channel's event loop only.
+    @discardableResult
+    private func write(_ payload: ByteBuffer, bounded: Bool) -> EventLoopFuture<Void>? {
+        guard !state.value.closed else { return nil }
+        let size = payload.readableBytes
+        if bounded && state.value.pendingBytes + size > maxPendingBytes {
+            onSlowConsumer()
+            closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
+            return nil
+        }
+        state.value.pendingBytes += size
+        let future = channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload))
+        future.whenComplete { _ in self.state.value.pendingBytes -= size }
+        return future
+    }
+
+    func close(_ code: CloseCode, reason: String) {
+        onLoop { self.closeOnLoop(code, reason: reason) }
+    }
+
+    private func closeOnLoop(_ code: CloseCode, reason: String) {
+        guard !state.value.closed else { return }
+        state.value.closed = true
+        var data = channel.allocator.buffer(capacity: 2 + reason.utf8.count)
+        data.writeInteger(code.rawValue)
+        data.writeString(reason)
+        let channel = self.channel
+        channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .connectionClose, data: data)).whenComplete { _ in
+            channel.close(promise: nil)
+        }
+    }
+
+    /// Frames a control or reply message (subscribed, error) in order with the events.
+    func sendControl(_ json: String) {
+        onLoop { self.write(ByteBuffer(string: json), bounded: false) }
+    }
+
+    private func onLoop(_ body: @escaping @Sendable () -> Void) {
+        if channel.eventLoop.inEventLoop {
+            body()
+        } else {
+            channel.eventLoop.execute(body)
+        }
+    }
+}
