@@ -10,7 +10,8 @@ import Logging
 ///   - configuration: Chain, stream, misbehaviour and bind options.
 ///   - logger: The application's logger.
 public func buildSimulatorApplication(
-    configuration: SimulatedNode.Configuration, logger: Logger
+    configuration: SimulatedNode.Configuration,
+    logger: Logger
 ) throws(NodeSimulatorError) -> some ApplicationProtocol {
     buildSimulatorApplication(node: try SimulatedNode(configuration: configuration, logger: logger))
 }
@@ -23,7 +24,9 @@ public func buildSimulatorApplication(node: SimulatedNode) -> some ApplicationPr
         responder: NodeResponder(node: node),
         configuration: ApplicationConfiguration(
             address: .hostname(node.configuration.host, port: node.configuration.port),
-            serverName: "casper-node-simulator"),
+            serverName: "casper-node-simulator"
+        ),
         services: [BlockProducer(node: node)],
-        logger: node.logger)
+        logger: node.logger
+    )
 }

@@ -30,37 +30,50 @@ extension NodeResponder {
             return Self.text(.serviceUnavailable, "server has reached limit of subscribers\n")
         }
         let headers: HTTPFields = [.contentType: "text/event-stream", .cacheControl: "no-cache"]
-        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            // Subscribed as the body starts, so the replay snapshot and the live queue meet where the client is.
-            guard let subscription = node.hub.subscribe(endpoint: endpoint, startFrom: startFrom, onDrop: {
-                channel.close(mode: .all, promise: nil)
-            }) else {
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody { writer in
+                // Subscribed as the body starts, so the replay snapshot and the live queue meet where the client is.
+                guard
+                    let subscription = node.hub.subscribe(
+                        endpoint: endpoint,
+                        startFrom: startFrom,
+                        onDrop: {
+                            channel.close(mode: .all, promise: nil)
+                        }
+                    )
+                else {
+                    try await writer.finish(nil)
+                    return
+                }
+                defer { node.hub.unsubscribe(subscription.id) }
+                var logger = logger
+                logger[metadataKey: LogKey.sseClientId] = "\(subscription.id)"
+                logger.debug(
+                    "sse client connected",
+                    metadata: [LogKey.ssePath: "\(endpoint?.path ?? "/events")", LogKey.sseStartFrom: "\(startFrom.map(String.init) ?? "none")"]
+                )
+                let end = try await withGracefulShutdownHandler {
+                    try await Self.stream(subscription, node: node, to: &writer)
+                } onGracefulShutdown: {
+                    node.shutDownEventStream()
+                    // A client that stopped reading would hold its write, and the server's shutdown, forever.
+                    channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(mode: .all, promise: nil) }
+                }
+                logger.debug("sse client stream ended", metadata: [LogKey.sseEndReason: "\(end.rawValue)"])
+                if end == .slowConsumer {
+                    throw ChannelError.ioOnClosedChannel
+                }
                 try await writer.finish(nil)
-                return
             }
-            defer { node.hub.unsubscribe(subscription.id) }
-            var logger = logger
-            logger[metadataKey: LogKey.sseClientId] = "\(subscription.id)"
-            logger.debug(
-                "sse client connected",
-                metadata: [LogKey.ssePath: "\(endpoint?.path ?? "/events")", LogKey.sseStartFrom: "\(startFrom.map(String.init) ?? "none")"])
-            let end = try await withGracefulShutdownHandler {
-                try await Self.stream(subscription, node: node, to: &writer)
-            } onGracefulShutdown: {
-                node.shutDownEventStream()
-                // A client that stopped reading would hold its write, and the server's shutdown, forever.
-                channel.eventLoop.scheduleTask(in: .seconds(2)) { channel.close(mode: .all, promise: nil) }
-            }
-            logger.debug("sse client stream ended", metadata: [LogKey.sseEndReason: "\(end.rawValue)"])
-            if end == .slowConsumer {
-                throw ChannelError.ioOnClosedChannel
-            }
-            try await writer.finish(nil)
-        })
+        )
     }
 
     private static func stream(
-        _ subscription: EventHub.Subscription, node: SimulatedNode, to writer: inout any ResponseBodyWriter
+        _ subscription: EventHub.Subscription,
+        node: SimulatedNode,
+        to writer: inout any ResponseBodyWriter
     ) async throws -> StreamEnd {
         var budget = node.configuration.dropEvery ?? .max
         try await writer.write(ByteBuffer(string: "data:{\"ApiVersion\":\"\(node.chain.apiVersion)\"}\n\n"))

@@ -101,14 +101,16 @@ struct NodeResponder: HTTPResponder {
         Response(
             status: status,
             headers: [.contentType: "text/plain; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
+        )
     }
 
     static func json(_ body: String) -> Response {
         Response(
             status: .ok,
             headers: [.contentType: "application/json"],
-            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            body: ResponseBody(byteBuffer: ByteBuffer(string: body))
+        )
     }
 
     static var methodNotAllowed: Response { text(.methodNotAllowed, "HTTP method not allowed\n") }

@@ -14,7 +14,6 @@ public enum NodeSimulatorError: Error, Equatable, CustomStringConvertible {
 enum LogKey {
     static let blockHeight = "block.height"
     static let eventCount = "event.count"
-    static let eventId = "event.id"
     static let sseClientId = "sse.client.id"
     static let ssePath = "sse.path"
     static let sseStartFrom = "sse.start_from"

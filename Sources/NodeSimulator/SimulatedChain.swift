@@ -84,7 +84,8 @@ public struct SimulatedChain: Sendable {
             proposer: proposer(at: height),
             isSwitchBlock: isSwitchBlock(at: height),
             lastSwitchBlockHash: era == 0 ? nil : blockHash(at: era * eraLength - 1),
-            deploys: deploys(at: height, blockMillis: millis))
+            deploys: deploys(at: height, blockMillis: millis)
+        )
     }
 
     private func deploys(at height: UInt64, blockMillis: Int64) -> [SimulatedDeploy] {
@@ -114,7 +115,8 @@ public struct SimulatedChain: Sendable {
             lane: lane,
             amount: 2_500_000_000 + rng.next(below: 1_000_000) * 1_000_000,
             cost: String(100_000_000 + rng.next(below: 30_000) * 100_000),
-            errorMessage: failed ? messages[Int(rng.next(below: UInt64(messages.count)))] : nil)
+            errorMessage: failed ? messages[Int(rng.next(below: UInt64(messages.count)))] : nil
+        )
     }
 
     /// A deploy accepted at `height` that no block includes; it expires ``expiryDelay`` blocks later.

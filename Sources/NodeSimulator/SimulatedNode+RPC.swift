@@ -125,23 +125,33 @@ extension SimulatedNode {
         var pairs: [(String, JSON)] = [("api_version", .string(chain.apiVersion))]
         if v2 { pairs.append(("protocol_version", .string(chain.protocolVersion))) }
         pairs += [
-            ("peers", .array((0..<3).map { i in
-                let id = Digest.hex("peer", configuration.seed, UInt64(i))
-                return .obj(["node_id": .string("tls:\(id.prefix(4))..\(id.suffix(4))"), "address": .string("10.0.0.\(i + 2):35000")])
-            })),
+            (
+                "peers",
+                .array(
+                    (0..<3).map { i in
+                        let id = Digest.hex("peer", configuration.seed, UInt64(i))
+                        return .obj(["node_id": .string("tls:\(id.prefix(4))..\(id.suffix(4))"), "address": .string("10.0.0.\(i + 2):35000")])
+                    }
+                )
+            ),
             ("build_version", .string(chain.buildVersion)),
             ("chainspec_name", .string(configuration.chainName)),
             ("starting_state_root_hash", .string(Digest.hex("starting-state-root", configuration.seed))),
         ]
         if let latest {
-            pairs.append(("last_added_block_info", .obj([
-                "hash": .string(latest.hash),
-                "timestamp": .string(latest.timestamp),
-                "era_id": .uint(latest.eraId),
-                "height": .uint(latest.height),
-                "state_root_hash": .string(latest.stateRootHash),
-                "creator": .string(latest.proposer),
-            ])))
+            pairs.append(
+                (
+                    "last_added_block_info",
+                    .obj([
+                        "hash": .string(latest.hash),
+                        "timestamp": .string(latest.timestamp),
+                        "era_id": .uint(latest.eraId),
+                        "height": .uint(latest.height),
+                        "state_root_hash": .string(latest.stateRootHash),
+                        "creator": .string(latest.proposer),
+                    ])
+                )
+            )
         }
         let uptime = ContinuousClock.now - startedAt
         pairs += [
@@ -151,9 +161,12 @@ extension SimulatedNode {
             ("uptime", .string(NodeFormat.humantime(millis: uptime.components.seconds * 1000))),
             ("reactor_state", .string("Validate")),
             ("last_progress", .string(latest?.timestamp ?? NodeFormat.timestamp(millis: configuration.genesisTimeMillis))),
-            ("available_block_range", .obj([
-                "low": .uint(latest == nil ? 0 : configuration.startHeight), "high": .uint(latest?.height ?? 0),
-            ])),
+            (
+                "available_block_range",
+                .obj([
+                    "low": .uint(latest == nil ? 0 : configuration.startHeight), "high": .uint(latest?.height ?? 0),
+                ])
+            ),
             ("block_sync", .obj(["historical": .null, "forward": .null])),
         ]
         if v2 { pairs.append(("latest_switch_block_hash", .str(latestSwitchBlockHash))) }

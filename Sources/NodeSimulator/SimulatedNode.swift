@@ -32,8 +32,11 @@ public final class SimulatedNode: Sendable {
         self.configuration = configuration
         self.chain = SimulatedChain(configuration: configuration)
         self.hub = EventHub(
-            bufferSize: configuration.bufferSize, firstEventId: configuration.firstEventId,
-            maxSubscribers: configuration.maxSubscribers, maxPendingPerClient: configuration.maxPendingEventsPerClient)
+            bufferSize: configuration.bufferSize,
+            firstEventId: configuration.firstEventId,
+            maxSubscribers: configuration.maxSubscribers,
+            maxPendingPerClient: configuration.maxPendingEventsPerClient
+        )
         self.logger = logger
         self.startedAt = .now
         self.state = Mutex(ChainState())
@@ -44,7 +47,8 @@ public final class SimulatedNode: Sendable {
                 LogKey.casperVersion: "\(configuration.casperVersion.rawValue)",
                 LogKey.chainSeed: "\(configuration.seed)",
                 LogKey.blockHeight: "\(latestHeight.map(String.init) ?? "none")",
-            ])
+            ]
+        )
     }
 
     // MARK: Producing blocks
