@@ -1,0 +1,176 @@
+import ChainfeedTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+import WSClient
+
+/// The real topology as processes: simulator → writer (PostgreSQL primary + Redis) → two web
+/// replicas reading from the streaming replica; WebSocket and SSE clients over both.
+@Suite(.serialized) struct FanOutClusterTests {
+    /// A fresh database on the test primary (the streaming replica follows it), with its URLs.
+    static func freshDatabase() throws -> (primary: String, replica: String) {
+        let env = ProcessInfo.processInfo.environment
+        guard let primary = env["CHAINFEED_TEST_DATABASE_URL"], let replica = env["CHAINFEED_TEST_REPLICA_URL"] else {
+            throw ProcessFailure("CHAINFEED_TEST_DATABASE_URL / CHAINFEED_TEST_REPLICA_URL not set: run scripts/test.sh")
+        }
+        let name = "cf_\(UInt32.random(in: 0...UInt32.max))"
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        psql.arguments = ["psql", primary, "-qc", "create database \(name)"]
+        try psql.run()
+        psql.waitUntilExit()
+        guard psql.terminationStatus == 0 else { throw ProcessFailure("psql could not create \(name)") }
+        func swap(_ url: String) -> String { String(url[...url.lastIndex(of: "/")!]) + name }
+        return (swap(primary), swap(replica))
+    }
+
+    static var redisURL: String {
+        get throws {
+            guard let url = ProcessInfo.processInfo.environment["CHAINFEED_TEST_REDIS_URL"] else {
+                throw ProcessFailure("CHAINFEED_TEST_REDIS_URL not set: run scripts/test.sh")
+            }
+            return url
+        }
+    }
+
+    /// What one WebSocket client received: event seqs per subscription, in arrival order.
+    final class Received: Sendable {
+        let seqs = Mutex<[Int]>([])
+        /// The types of the other frames (subscribed, error).
+        let others = Mutex<[String]>([])
+        func add(_ json: [String: Any]) {
+            let type = json["type"] as? String ?? "?"
+            if type == "event", let seq = json["seq"] as? Int {
+                seqs.withLock { $0.append(seq) }
+            } else {
+                others.withLock { $0.append(type) }
+            }
+        }
+        var all: [Int] { seqs.withLock { $0 } }
+    }
+
+    /// Runs one client until `deadline`, or until it has `stopAfter` events.
+    static func client(port: Int, subscribe: String, into received: Received, until deadline: ContinuousClock.Instant, stopAfter: Int? = nil) async throws {
+        let logger = Logger(label: "test.ws")
+        try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", configuration: .init(maxFrameSize: 1 << 22), logger: logger) { inbound, outbound, _ in
+            try await outbound.write(.text(subscribe))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 22) {
+                        guard case .text(let text) = message,
+                            let json = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+                        else { continue }
+                        received.add(json)
+                        if let stopAfter, received.all.count >= stopAfter { return }
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(until: deadline)
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    static func subscribeFrame(topics: [String], fromSeq: Int) -> String {
+        let t = topics.map { "\"\($0)\"" }.joined(separator: ",")
+        return "{\"action\":\"subscribe\",\"id\":\"c\",\"topics\":[\(t)],\"fromSeq\":\(fromSeq)}"
+    }
+
+    @Test("clients over two replicas get exactly the matching log, in order, once; a resume on the other replica misses nothing")
+    func exactlyOnceOverTwoReplicas() async throws {
+        let db = try Self.freshDatabase()
+        let redis = try Self.redisURL
+        let migrate = try ChainfeedProcess(["migrate", "--database-url", db.primary])
+        #expect(try await migrate.waitForExit(timeout: .seconds(30)) == 0, "\(migrate.stderr)")
+        let nodePort = try freePort()
+        let node = try ChainfeedProcess(["simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "80", "--deploys-per-block", "3", "--seed", "21"])
+        defer { node.stop() }
+        let ports = [try freePort(), try freePort()]
+        let replicas = try ports.map { port in
+            try ChainfeedProcess(["serve", "--read-database-url", db.replica, "--redis-url", redis, "--port", "\(port)"])
+        }
+        defer { replicas.forEach { $0.stop() } }
+        for port in ports { _ = try await HTTP.waitFor("http://127.0.0.1:\(port)/status", timeout: .seconds(30)) { _ in true } }
+        let writer = try ChainfeedProcess(["ingest", "--node", "http://127.0.0.1:\(nodePort)", "--database-url", db.primary, "--redis-url", redis, "--port", "\(try freePort())"])
+        defer { writer.stop() }
+
+        let topicSets: [[String]] = [["all"], ["blocks"], ["deploys"], ["signatures"], ["blocks", "deploys"], ["steps", "blocks"]]
+        let deadline = ContinuousClock.now + .seconds(10)
+        let clients = (0..<12).map { _ in Received() }
+        let resumed = Received()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (i, received) in clients.enumerated() {
+                let topics = topicSets[i % topicSets.count]
+                group.addTask {
+                    try await Self.client(port: ports[i % 2], subscribe: Self.subscribeFrame(topics: topics, fromSeq: 0), into: received, until: deadline)
+                }
+            }
+            group.addTask {
+                // Drops out after 40 events, then resumes from the last one on the other replica.
+                let first = Received()
+                try await Self.client(port: ports[0], subscribe: Self.subscribeFrame(topics: ["all"], fromSeq: 0), into: first, until: deadline, stopAfter: 40)
+                let last = first.all.last ?? 0
+                resumed.seqs.withLock { $0 = first.all }
+                try await Task.sleep(for: .milliseconds(500))
+                try await Self.client(port: ports[1], subscribe: Self.subscribeFrame(topics: ["all"], fromSeq: last), into: resumed, until: deadline)
+            }
+            try await group.waitForAll()
+        }
+        writer.signal(SIGTERM)
+        _ = try await writer.waitForExit(timeout: .seconds(10))
+
+        let log = try await HTTP.eventLog("http://127.0.0.1:\(ports[0])")
+        #expect(log.count > 100)
+        let topicOf: [String: String] = [
+            "BlockAdded": "blocks", "TransactionAccepted": "deploys", "TransactionProcessed": "deploys", "TransactionExpired": "deploys",
+            "FinalitySignature": "signatures", "Step": "steps", "Fault": "faults",
+        ]
+        for (i, received) in clients.enumerated() {
+            let topics = Set(topicSets[i % topicSets.count])
+            let expected = log.filter { e in topics.contains("all") || topics.contains(topicOf[e["kind"] as? String ?? ""] ?? "") }.compactMap { $0["seq"] as? Int }
+            let got = received.all
+            #expect(!got.isEmpty, "client \(i) got nothing")
+            #expect(got == Array(expected.prefix(got.count)), "client \(i) (\(topics)) is not an exact prefix of the matching log")
+            #expect(got.count >= expected.count * 8 / 10, "client \(i) got \(got.count) of \(expected.count)")
+        }
+        let all = log.compactMap { $0["seq"] as? Int }
+        #expect(resumed.all == Array(all.prefix(resumed.all.count)), "the resumed client missed or repeated events across replicas")
+        #expect(resumed.all.count > 40)
+    }
+
+    @Test("an SSE client with start_from gets the stored events, then the live ones, in the node's format")
+    func sseStartFrom() async throws {
+        let db = try Self.freshDatabase()
+        let redis = try Self.redisURL
+        _ = try await ChainfeedProcess(["migrate", "--database-url", db.primary]).waitForExit(timeout: .seconds(30))
+        let nodePort = try freePort()
+        let node = try ChainfeedProcess(["simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "100", "--seed", "3"])
+        defer { node.stop() }
+        let writer = try ChainfeedProcess(["ingest", "--node", "http://127.0.0.1:\(nodePort)", "--database-url", db.primary, "--redis-url", redis, "--port", "\(try freePort())"])
+        defer { writer.stop() }
+        let port = try freePort()
+        let web = try ChainfeedProcess(["serve", "--read-database-url", db.replica, "--redis-url", redis, "--port", "\(port)"])
+        defer { web.stop() }
+        _ = try await HTTP.waitFor("http://127.0.0.1:\(port)/events?limit=100", timeout: .seconds(30)) { ($0["data"] as? [Any])?.count ?? 0 >= 50 }
+
+        // curl reads the stream for a while: stored events from 10 on, then live ones.
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sN", "--max-time", "4", "http://127.0.0.1:\(port)/events/stream?start_from=10"]
+        let pipe = Pipe()
+        curl.standardOutput = pipe
+        try curl.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.hasPrefix("data:{\"ApiVersion\":"))
+        let ids = text.split(separator: "\n").filter { $0.hasPrefix("id:") }.compactMap { Int($0.dropFirst(3)) }
+        #expect(ids.first == 10)
+        #expect(ids == Array(10..<(10 + ids.count)), "ids not consecutive from start_from")
+        let stored = try await HTTP.eventLog("http://127.0.0.1:\(port)").count
+        #expect(ids.count >= 50 && ids.last ?? 0 > 50, "live events did not follow the stored ones (\(ids.count) ids, \(stored) stored)")
+    }
+}
