@@ -2,10 +2,10 @@ import ChainfeedCore
 
 /// The statements of one `store` transaction: lock the head, read what the plan needs, write it all at once.
 ///
-/// A batch costs at most six round trips whatever its size: the counters row lock (which also serialises any
-/// two writers), the lock check, the stored dedup keys, the stored deploys, the account counts, and one
-/// statement whose data-modifying CTEs insert events, blocks, deploys, account entries, counters and
-/// checkpoints from array parameters (`unnest($1::text[], …)`).
+/// A batch costs at most six statements between `BEGIN` and `COMMIT`, whatever its size: the counters row
+/// lock (which also serialises any two writers), the lock check, the stored dedup keys, the stored deploys,
+/// the account counts, and one statement whose data-modifying CTEs insert events, blocks, deploys, account
+/// entries, counters and checkpoints from array parameters (`unnest($1::text[], …)`).
 enum BatchWriter {
     /// Identifies the writer-lock session that must still hold the lock when the batch commits.
     struct LockToken: Sendable, Equatable {
@@ -16,7 +16,6 @@ enum BatchWriter {
     static func store(
         _ batch: [IngestEvent], checkpoints: [NodeCheckpoint], lock: LockToken, on c: isolated PGConnection
     ) throws -> StoreResult {
-        let tStart = ContinuousClock.now
         let head = try c.query("SELECT name, value FROM counters WHERE name IN ('seq', 'blocks') ORDER BY name FOR UPDATE")
         var counters: [String: Int64] = [:]
         for row in head.rows {
@@ -60,12 +59,7 @@ enum BatchWriter {
         }
         let numbered = BatchPlan.number(changes.accountLinks, counts: counts)
 
-        let t0 = ContinuousClock.now
-        let params = parameters(plan, changes.deploys, numbered, checkpoints)
-        let t1 = ContinuousClock.now
-        let written = try c.query(writeStatement, params)
-        let t2 = ContinuousClock.now
-        if plan.stored.count > 100 { print("TIMING params \(t1 - t0) write \(t2 - t1) total-before \(t0 - tStart)") }
+        let written = try c.query(writeStatement, parameters(plan, changes.deploys, numbered, checkpoints))
         let inserted = Int(written.scalar ?? "") ?? -1
         guard inserted == plan.stored.count else {
             throw PostgresError.concurrentWriter(planned: plan.stored.count, inserted: inserted)

@@ -50,32 +50,31 @@ public enum Migrations {
 
     static func migrate(on connection: PGConnection, schema: String?, logger: Logger) async throws -> Report {
         let migrations = all
-        let report = try await connection.withSession { c in
+        let report = try await connection.transaction { c in
+            // Concurrent runs on one schema wait here; the second finds everything applied.
+            try c.query("SELECT pg_advisory_xact_lock($1::bigint)", [String(lockKey(schema: try schema ?? currentSchema(c)))])
             if let schema {
                 // DDL takes no parameters: the name is validated and quoted (PGConnection.validate(schema:)).
                 try c.query("CREATE SCHEMA IF NOT EXISTS \(PGConnection.quoted(identifier: schema))")
             }
-            return try c.transaction { c in
-                try c.query("SELECT pg_advisory_xact_lock($1::bigint)", [String(lockKey(schema: try currentSchema(c)))])
-                try c.query("""
-                    CREATE TABLE IF NOT EXISTS schema_version (
-                        version integer PRIMARY KEY,
-                        summary text NOT NULL,
-                        applied_at timestamptz NOT NULL DEFAULT now())
-                    """)
-                let from = Int(try c.query("SELECT coalesce(max(version), 0) FROM schema_version").scalar ?? "0") ?? 0
-                var applied: [Int] = []
-                for migration in migrations where migration.version > from {
-                    for statement in migration.statements {
-                        try c.query(statement)
-                    }
-                    try c.query(
-                        "INSERT INTO schema_version (version, summary) VALUES ($1::integer, $2)",
-                        [String(migration.version), migration.summary])
-                    applied.append(migration.version)
+            try c.query("""
+                CREATE TABLE IF NOT EXISTS schema_version (
+                    version integer PRIMARY KEY,
+                    summary text NOT NULL,
+                    applied_at timestamptz NOT NULL DEFAULT now())
+                """)
+            let from = Int(try c.query("SELECT coalesce(max(version), 0) FROM schema_version").scalar ?? "0") ?? 0
+            var applied: [Int] = []
+            for migration in migrations where migration.version > from {
+                for statement in migration.statements {
+                    try c.query(statement)
                 }
-                return Report(from: from, to: max(from, migrations.last?.version ?? 0), applied: applied)
+                try c.query(
+                    "INSERT INTO schema_version (version, summary) VALUES ($1::integer, $2)",
+                    [String(migration.version), migration.summary])
+                applied.append(migration.version)
             }
+            return Report(from: from, to: max(from, migrations.last?.version ?? 0), applied: applied)
         }
         for version in report.applied {
             logger.info("applied schema migration", metadata: ["schema.version": "\(version)"])

@@ -38,6 +38,8 @@ extension PGConnection {
             [
                 ("connect_timeout", String(max(2, connectTimeout.components.seconds))),
                 ("application_name", applicationName),
+                // Swift strings are UTF-8 whatever the database's encoding.
+                ("client_encoding", "UTF8"),
                 // Notice a vanished server within ~25 s instead of the kernel's two hours.
                 ("keepalives", "1"), ("keepalives_idle", "10"), ("keepalives_interval", "5"), ("keepalives_count", "3"),
             ]

@@ -17,7 +17,9 @@ public actor PGConnection {
     private nonisolated let group: MultiThreadedEventLoopGroup
     private nonisolated let loop: any EventLoop
     private nonisolated let logger: Logger
-    private var handle: OpaquePointer?
+    /// Frees the libpq connection when dropped, so a connection that was never closed is freed too.
+    private var owned = PGHandle()
+    private var handle: OpaquePointer? { owned.raw }
     private var isClosed = false
     /// Set when a statement timed out or the session broke: the next use resets the session first.
     private var needsReset = false
@@ -50,10 +52,9 @@ public actor PGConnection {
         self.loop = group.next()
     }
 
-    // Runs on the connection's thread, like every other libpq call.
-    isolated deinit {
-        if let handle { PQfinish(handle) }
-        // Nothing holds the actor any more, so no job can be queued on the thread after this one.
+    deinit {
+        // Nothing holds the actor any more, so no job can be queued on the thread after this one. `owned`
+        // frees a still-open connection as it goes.
         let logger = self.logger
         group.shutdownGracefully(queue: .global()) { error in
             if let error { logger.debug("postgres connection thread did not stop cleanly", metadata: ["error.type": "\(error)"]) }
@@ -67,7 +68,7 @@ public actor PGConnection {
 
     private func open() throws {
         let handle = try Self.connectHandle(url: url, configuration: configuration)
-        self.handle = handle
+        owned.adopt(handle)
         // Server notices go to the logger, not to stderr. The pointer is unretained: libpq calls back only
         // inside calls on `handle`, which this actor makes and which end before it can go away.
         PQsetNoticeProcessor(handle, Self.noticeProcessor, Unmanaged.passUnretained(self).toOpaque())
@@ -90,9 +91,7 @@ public actor PGConnection {
     /// Ends the session; later calls throw ``PostgresError/closed``. Calling it again does nothing.
     public func close() {
         isClosed = true
-        guard let handle else { return }
-        self.handle = nil
-        PQfinish(handle)
+        owned.finish()
     }
 
     public var isOpen: Bool {
@@ -179,5 +178,28 @@ public actor PGConnection {
             needsReset = true
             logger.warning("postgres rollback failed; the session will be reset", metadata: ["error.type": "\(error)"])
         }
+    }
+}
+
+/// The owner of the `PGconn*` inside ``PGConnection``: never copied, freed when dropped.
+struct PGHandle: ~Copyable {
+    private(set) var raw: OpaquePointer?
+
+    init() { raw = nil }
+
+    mutating func adopt(_ handle: OpaquePointer) {
+        finish()
+        raw = handle
+    }
+
+    /// Frees the connection; does nothing when there is none.
+    mutating func finish() {
+        guard let raw else { return }
+        self.raw = nil
+        PQfinish(raw)
+    }
+
+    deinit {
+        if let raw { PQfinish(raw) }
     }
 }

@@ -23,14 +23,15 @@ final class PGConnectionPool: Sendable {
         return PGConnectionPool(connections: connections)
     }
 
-    /// Runs `body` on the next session; after a connection failure, once more on the same session, which
-    /// re-opens itself first (a restarted server ended every session, so another one would fail alike).
+    /// Runs `body` on the next session. If the server ended that session under it, once more on the same
+    /// session, which re-opens itself first (a restarted server ended every session, so another one would
+    /// fail alike). Timeouts and refused connections are not retried: they cost their budget once.
     /// Reads only: a retried body must be safe to repeat.
     func withConnection<T: Sendable>(_ body: @Sendable (isolated PGConnection) throws -> T) async throws -> T {
         let connection = connections[Int(next.wrappingAdd(1, ordering: .relaxed).oldValue % UInt(connections.count))]
         do {
             return try await connection.withSession(body)
-        } catch let error as PostgresError where error.isConnectionError {
+        } catch let error as PostgresError where error.endedSession {
             return try await connection.withSession(body)
         }
     }

@@ -49,6 +49,16 @@ public enum PostgresError: Error, Sendable, Equatable, CustomStringConvertible, 
         }
     }
 
+    /// True when the server ended the session under a statement: the same statement on a re-opened session
+    /// may well succeed (a restarted server, a terminated backend). Not for timeouts or refused connections.
+    public var endedSession: Bool {
+        switch self {
+        case .connectionLost: true
+        case .server(let state, _, _): state.hasPrefix("08") || state.hasPrefix("57P")
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .invalidURL:

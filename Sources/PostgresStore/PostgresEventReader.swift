@@ -84,6 +84,35 @@ public final class PostgresEventReader: EventReader, Service {
         try await pool.withConnection { c in try ReadQueries.checkpoint(stream: stream, on: c) }
     }
 
+    /// The stored block at a height, for the writer's parent check (not part of `EventReader`).
+    public func block(height: UInt64) async throws -> Block? {
+        try await pool.withConnection { c in try ReadQueries.block(height: height, on: c) }
+    }
+
+    // MARK: Replica state
+
+    /// The highest `seq` this server has (applied), for `?minSeq=` and gap fills: one counter row.
+    public func headSeq() async throws -> Seq {
+        try await pool.withConnection { c in
+            try c.query("SELECT value FROM counters WHERE name = 'seq'").scalar.flatMap { Seq($0) } ?? 0
+        }
+    }
+
+    /// How far a streaming replica's replay trails the primary's last commit; `nil` on a primary.
+    ///
+    /// Measured as now minus the replayed commit's timestamp, so an idle primary also reads as lag: compare
+    /// ``headSeq()`` with the writer's head before skipping a replica for it.
+    public func replicationLag() async throws -> Duration? {
+        try await pool.withConnection { c in
+            let row = try c.query("""
+                SELECT pg_is_in_recovery(),
+                       coalesce((extract(epoch FROM now() - pg_last_xact_replay_timestamp()) * 1000000)::bigint, 0)
+                """).rows.first
+            guard let row, try row.bool(0, "pg_is_in_recovery") else { return nil }
+            return .microseconds(max(0, try row.int(1, "replay_lag")))
+        }
+    }
+
     // MARK: Lifecycle
 
     /// Closes every session; later reads throw ``PostgresError/closed``.

@@ -124,6 +124,11 @@ public final class PostgresEventStore: EventStore, Service {
         try await reader.checkpoint(stream: stream)
     }
 
+    /// The stored block at a height, for the writer's parent check (not part of `EventReader`).
+    public func block(height: UInt64) async throws -> Block? {
+        try await reader.block(height: height)
+    }
+
     // MARK: EventReader
 
     public func block(hash: String) async throws -> Block? {

@@ -13,6 +13,13 @@ enum ReadQueries {
         try c.query("SELECT \(blockColumns) FROM blocks WHERE block_hash = $1", [hash]).rows.first.map(block(from:))
     }
 
+    /// The first stored block at a height (forks are refused before storing, so there is one).
+    static func block(height: UInt64, on c: isolated PGConnection) throws -> Block? {
+        try c.query(
+            "SELECT \(blockColumns) FROM blocks WHERE height = $1::numeric ORDER BY pos LIMIT 1", [String(height)]
+        ).rows.first.map(block(from:))
+    }
+
     static func blocks(_ request: PageRequest, on c: isolated PGConnection) throws -> Page<Block> {
         let count = try counter("blocks", on: c)
         guard let range = request.positions(count: count) else {

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+
+@testable import PostgresStore
+
+@Suite struct PGConnectionTests {
+    private func connect(_ configuration: PGConnection.Configuration = .init()) async throws -> PGConnection {
+        try await PGConnection.connect(url: try TestServers.databaseURL, configuration: configuration)
+    }
+
+    @Test func `text parameters and array literals round-trip any text`() async throws {
+        let connection = try await connect()
+        let values: [String?] = [
+            "plain", "", " spaced ", "quote \" here", "back\\slash", "{braces},commas", "NULL", nil, "null",
+            "é ✓ 🦀", "line\nbreak\ttab", "\"", "\\", "{\"json\":[1,2]}",
+        ]
+        let rows = try await connection.query(
+            "SELECT v FROM unnest($1::text[]) WITH ORDINALITY AS t(v, i) ORDER BY i", [PGArray.literal(values)])
+        #expect(rows.map { $0[0] } == values)
+        for value in values {
+            #expect(try await connection.query("SELECT $1::text", [value]).scalar == value)
+        }
+        let numbers: [UInt64?] = [0, 1, nil, UInt64.max]
+        let back = try await connection.query("SELECT unnest($1::numeric[])::text", [PGArray.literal(numbers)])
+        #expect(back.map { $0[0] } == numbers.map { $0.map { String($0) } })
+        await connection.close()
+    }
+
+    @Test func `a NUL byte is refused before it reaches the server`() async throws {
+        let connection = try await connect()
+        await #expect(throws: PostgresError.invalidParameter(index: 2)) {
+            try await connection.query("SELECT $1::text, $2::text", ["ok", "a\u{0}b"])
+        }
+        #expect(try await connection.query("SELECT 1").scalar == "1")
+        await connection.close()
+    }
+
+    @Test func `a statement past its budget is stopped and the session stays usable`() async throws {
+        let connection = try await connect(.init(statementTimeout: .milliseconds(100)))
+        let error = await #expect(throws: PostgresError.self) {
+            try await connection.query("SELECT pg_sleep(5)")
+        }
+        #expect(error.map { if case .server("57014", _, _) = $0 { true } else { false } } == true)
+        #expect(try await connection.query("SELECT 2").scalar == "2")
+        await connection.close()
+    }
+
+    @Test func `bad URLs and unreachable servers fail with descriptions free of credentials`() async throws {
+        let invalid = await #expect(throws: PostgresError.self) {
+            try await PGConnection.connect(url: "postgresql://user:secret@localhost/db?nosuchoption=secret")
+        }
+        #expect(invalid.map { if case .invalidURL = $0 { true } else { false } } == true)
+        #expect(invalid?.description.contains("secret") == false)
+        let unreachable = await #expect(throws: PostgresError.self) {
+            try await PGConnection.connect(url: "postgresql://user:secret@127.0.0.1:1/db")
+        }
+        #expect(unreachable.map { if case .connectionFailed = $0 { true } else { false } } == true)
+        #expect(unreachable?.isConnectionError == true)
+        #expect(unreachable.map { !$0.description.contains("secret") && !$0.description.contains("127.0.0.1") } == true)
+    }
+
+    @Test func `close is idempotent and later statements throw closed`() async throws {
+        let connection = try await connect()
+        #expect(await connection.isOpen)
+        await connection.close()
+        await connection.close()
+        #expect(await connection.isOpen == false)
+        await #expect(throws: PostgresError.closed) { try await connection.query("SELECT 1") }
+    }
+
+    @Test func `statements run on the connection's own thread, not the cooperative pool`() async throws {
+        let connection = try await connect()
+        let name = try await connection.withSession { _ in Thread.current.name ?? "" }
+        #expect(name.hasPrefix("NIO-ELT"), "ran on '\(name)'")
+        await connection.close()
+    }
+
+    @Test func `a session the server ended is re-opened on next use unless reconnecting is off`() async throws {
+        let connection = try await connect()
+        let fixed = try await connect(.init(reconnect: false))
+        for c in [connection, fixed] {
+            let pid = await c.backendPID
+            try await TestDatabase.admin { a in try a.query("SELECT pg_terminate_backend($1::integer)", [String(pid)]) }
+            let error = await #expect(throws: PostgresError.self) { try await c.query("SELECT 1") }
+            #expect(error?.isConnectionError == true)
+        }
+        #expect(try await connection.query("SELECT 3").scalar == "3")
+        await #expect(throws: PostgresError.self) { try await fixed.query("SELECT 3") }
+        await connection.close()
+        await fixed.close()
+    }
+
+    @Test func `a failed transaction rolls back and the session goes on`() async throws {
+        try await TestDatabase.withSchema(migrate: false) { schema in
+            let connection = try await connect(.init(schema: schema))
+            try await connection.query("CREATE TABLE t (v integer PRIMARY KEY)")
+            await #expect(throws: PostgresError.self) {
+                try await connection.transaction { c in
+                    try c.query("INSERT INTO t VALUES (1)")
+                    try c.query("INSERT INTO t VALUES (1)")
+                }
+            }
+            #expect(try await connection.query("SELECT count(*) FROM t").scalar == "0")
+            try await connection.transaction { c in try c.query("INSERT INTO t VALUES (1)") }
+            #expect(try await connection.query("SELECT count(*) FROM t").scalar == "1")
+            await connection.close()
+        }
+    }
+}
