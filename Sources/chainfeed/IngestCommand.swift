@@ -103,6 +103,18 @@ final class LeaderService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.writer.run() }
             group.addTask { try await self.follower.run() }
+            group.addTask {
+                // Losing the lock (its session died) ends this writer: a standby has taken over, and
+                // the supervisor restarts this process as the next standby (invariant 7).
+                while true {
+                    do {
+                        try await gracefulShutdownAwareSleep(.seconds(1))
+                    } catch {
+                        return
+                    }
+                    try await self.store.checkWriterLock()
+                }
+            }
         }
     }
 }

@@ -212,10 +212,10 @@ import Testing
             }
         }) { base in
             defer { release.fire() }
-            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(300)).connect(startFrom: nil)
+            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(1500)).connect(startFrom: nil)
             let (messages, error) = await Self.collect(stream)
             #expect(messages.map(\.data) == [#"{"ApiVersion":"2.0.0"}"#])
-            #expect(error == .streamIdle(url: "\(base)/events", timeout: .milliseconds(300)))
+            #expect(error == .streamIdle(url: "\(base)/events", timeout: .milliseconds(1500)))
         }
     }
 
@@ -229,8 +229,8 @@ import Testing
             }
         }) { base in
             defer { release.fire() }
-            await #expect(throws: IngestError.streamIdle(url: "\(base)/events", timeout: .milliseconds(300))) {
-                _ = try await Self.source("\(base)/events", idleTimeout: .milliseconds(300)).connect(startFrom: nil)
+            await #expect(throws: IngestError.streamIdle(url: "\(base)/events", timeout: .milliseconds(1500))) {
+                _ = try await Self.source("\(base)/events", idleTimeout: .milliseconds(1500)).connect(startFrom: nil)
             }
         }
     }
@@ -240,16 +240,16 @@ import Testing
         try await Self.withNode({ router in
             router.get("/events") { _, _ in
                 Self.eventStream { writer in
-                    for _ in 0..<25 {
+                    for _ in 0..<50 {
                         try await writer.write(ByteBuffer(string: ":\n\n"))
-                        try await Task.sleep(for: .milliseconds(40))
+                        try await Task.sleep(for: .milliseconds(60))
                     }
                     try await writer.write(ByteBuffer(string: "data:\"Shutdown\"\nid:9\n\n"))
                 }
             }
         }) { base in
-            // 25 × 40 ms = 1 s of comments only, against a 500 ms idle timeout.
-            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(500)).connect(startFrom: nil)
+            // 50 × 60 ms = 3 s of comments only, against a 1.5 s idle timeout.
+            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(1500)).connect(startFrom: nil)
             let (messages, error) = await Self.collect(stream)
             #expect(error == nil)
             #expect(messages == [SSEMessage(id: "9", data: #""Shutdown""#)])
@@ -269,13 +269,13 @@ import Testing
                 }
             }
         }) { base in
-            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(300)).connect(startFrom: nil)
+            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(1500)).connect(startFrom: nil)
             var ids: [String?] = []
             do {
                 for try await message in stream {
                     ids.append(message.id)
                     if ids.count == 1 {
-                        try await Task.sleep(for: .seconds(1))  // > 3 idle timeouts while the node is blocked on us
+                        try await Task.sleep(for: .seconds(4))  // > 2 idle timeouts while the node is blocked on us
                     }
                 }
             } catch {
