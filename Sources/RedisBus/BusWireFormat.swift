@@ -113,13 +113,11 @@ public enum BusWireFormat {
     // MARK: Event layout
 
     private static func encodedSize(_ event: StoredEvent) -> Int {
-        var size = minimumEventBytes + event.kind.utf8.count + event.raw.utf8.count + event.data.utf8.count
-        if let topic = event.topic { size += 4 + topic.rawValue.utf8.count }
-        for key in [event.keys.account, event.keys.proposer, event.keys.blockHash, event.keys.deployHash] {
-            if let key { size += 4 + key.utf8.count }
-        }
-        if event.keys.eraId != nil { size += 8 }
-        return size
+        func optional(_ string: String?) -> Int { string.map { 4 + $0.utf8.count } ?? 0 }
+        let keys = event.keys
+        return minimumEventBytes + event.kind.utf8.count + event.raw.utf8.count + event.data.utf8.count
+            + optional(event.topic?.rawValue) + optional(keys.account) + optional(keys.proposer)
+            + optional(keys.blockHash) + optional(keys.deployHash) + (keys.eraId == nil ? 0 : 8)
     }
 
     private static func write(_ event: StoredEvent, into buffer: inout ByteBuffer) {

@@ -86,7 +86,13 @@ public actor RedisConnection {
     public func reconnect() throws {
         guard !isClosed else { throw RedisBusError.closed }
         drop(because: nil)
-        let context = try Self.open(address, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+        let context: UnsafeMutablePointer<redisContext>
+        do {
+            context = try Self.open(address, connectTimeout: connectTimeout, commandTimeout: commandTimeout)
+        } catch {
+            lastFailure = error as? RedisBusError
+            throw error
+        }
         self.context = context
         lastFailure = nil
         do {

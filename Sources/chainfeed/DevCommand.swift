@@ -29,8 +29,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Use this PostgreSQL instead of the in-memory store; the schema is migrated at start (env: CHAINFEED_DATABASE_URL).")
     var databaseURL: String?
 
-    @Option(help: "Use this Redis instead of the in-process bus (env: CHAINFEED_REDIS_URL).")
-    var redisURL: String?
+    @OptionGroup var redis: RedisOptions
 
     @OptionGroup var simulator: SimulatorOptions
     @OptionGroup var common: CommonOptions
@@ -41,7 +40,7 @@ struct DevCommand: AsyncParsableCommand {
         var nodes = try Env.nodes(node)
         let logLevel = try common.resolvedLogLevel()
         let databaseURL = try Env.postgresURL(databaseURL, "CHAINFEED_DATABASE_URL")
-        let redisBus = try Env.redisBus(redisURL)
+        let redisBus = try redis.bus()
         var simulatorConfiguration: SimulatedNode.Configuration?
         if nodes.isEmpty {
             let simulatorPort = try freeLoopbackPort()

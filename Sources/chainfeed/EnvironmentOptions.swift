@@ -56,16 +56,6 @@ enum Env {
         guard url.hasPrefix("redis://") else { throw CLIError("--redis-url must be a redis://host:port URL, got '\(url)'") }
         return url
     }
-
-    /// The Redis bus for `--redis-url`, or `nil` without one.
-    static func redisBus(_ flag: String?) throws -> RedisEventBus? {
-        guard let url = try redisURL(flag) else { return nil }
-        do {
-            return try RedisEventBus(configuration: .init(url: url), logger: Logger(label: "chainfeed.redis"))
-        } catch {
-            throw CLIError("--redis-url: \(error)")
-        }
-    }
 }
 
 /// Options every long-running command has.
@@ -79,5 +69,28 @@ struct CommonOptions: ParsableArguments {
             throw CLIError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
         }
         return level
+    }
+}
+
+/// Where the bus runs: Redis, and the channel prefix that keeps clusters sharing one Redis apart.
+struct RedisOptions: ParsableArguments {
+    @Option(help: "Redis for the event bus, redis://host:port[/db]; without it: dev uses its in-process bus, ingest only stores, serve has no live push (env: CHAINFEED_REDIS_URL).")
+    var redisURL: String?
+
+    @Option(help: "Prefix of the Redis channels; writer and web replicas of one cluster must agree (env: CHAINFEED_REDIS_PREFIX).")
+    var redisChannelPrefix: String?
+
+    /// The Redis bus, or `nil` without `--redis-url`.
+    func bus() throws -> RedisEventBus? {
+        guard let url = try Env.redisURL(redisURL) else { return nil }
+        let prefix = redisChannelPrefix ?? Env.string("CHAINFEED_REDIS_PREFIX") ?? "chainfeed"
+        guard !prefix.isEmpty, prefix.allSatisfy({ $0.isLetter || $0.isNumber || "-_.:".contains($0) }) else {
+            throw CLIError("--redis-channel-prefix must be letters, digits, '-', '_', '.', ':', got '\(prefix)'")
+        }
+        do {
+            return try RedisEventBus(configuration: .init(url: url, channelPrefix: prefix), logger: Logger(label: "chainfeed.redis"))
+        } catch {
+            throw CLIError("--redis-url: \(error)")
+        }
     }
 }

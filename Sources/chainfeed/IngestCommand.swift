@@ -22,8 +22,7 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL primary, postgresql://user@host:port/db (env: CHAINFEED_DATABASE_URL).")
     var databaseURL: String?
 
-    @Option(help: "Redis to publish committed events on, redis://host:port; without it events are stored only (env: CHAINFEED_REDIS_URL).")
-    var redisURL: String?
+    @OptionGroup var redis: RedisOptions
 
     @Option(help: "Address for /health, /ready, /status, /metrics (env: CHAINFEED_HOST).")
     var host: String?
@@ -41,7 +40,7 @@ struct IngestCommand: AsyncParsableCommand {
         }
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8081, range: 0...65_535)
-        let bus = try Env.redisBus(redisURL)
+        let bus = try redis.bus()
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let logger = Logger(label: "chainfeed.ingest")
 

@@ -22,8 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "This web replica's zone, for the zone strategies (env: CHAINFEED_ZONE).")
     var zone: String?
 
-    @Option(help: "Redis the writer publishes on, redis://host:port; without it no live push, only REST and replays (env: CHAINFEED_REDIS_URL).")
-    var redisURL: String?
+    @OptionGroup var redis: RedisOptions
 
     @Option(help: "Largest WebSocket client frame in bytes.")
     var maxFrameSize: Int = 16 << 10
@@ -56,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
         let limits = try webSocketLimits()
-        let bus = try Env.redisBus(redisURL)
+        let bus = try redis.bus()
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let logger = Logger(label: "chainfeed.serve")
 

@@ -74,11 +74,6 @@ import WSClient
         }
     }
 
-    static func subscribeFrame(topics: [String], fromSeq: Int) -> String {
-        let t = topics.map { "\"\($0)\"" }.joined(separator: ",")
-        return "{\"action\":\"subscribe\",\"id\":\"c\",\"topics\":[\(t)],\"fromSeq\":\(fromSeq)}"
-    }
-
     @Test("clients over two replicas get exactly the matching log, in order, once; a resume on the other replica misses nothing")
     func exactlyOnceOverTwoReplicas() async throws {
         let db = try Self.freshDatabase()
@@ -86,59 +81,108 @@ import WSClient
         let migrate = try ChainfeedProcess(["migrate", "--database-url", db.primary])
         #expect(try await migrate.waitForExit(timeout: .seconds(30)) == 0, "\(migrate.stderr)")
         let nodePort = try freePort()
-        let node = try ChainfeedProcess(["simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "80", "--deploys-per-block", "3", "--seed", "21"])
+        let node = try ChainfeedProcess(["simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "50", "--deploys-per-block", "3", "--seed", "21"])
         defer { node.stop() }
         let ports = [try freePort(), try freePort()]
+        let prefix = "t\(UInt32.random(in: 0...UInt32.max))"
         let replicas = try ports.map { port in
-            try ChainfeedProcess(["serve", "--read-database-url", db.replica, "--redis-url", redis, "--port", "\(port)"])
+            try ChainfeedProcess(["serve", "--read-database-url", db.replica, "--redis-url", redis, "--redis-channel-prefix", prefix, "--port", "\(port)"])
         }
         defer { replicas.forEach { $0.stop() } }
         for port in ports { _ = try await HTTP.waitFor("http://127.0.0.1:\(port)/status", timeout: .seconds(30)) { _ in true } }
-        let writer = try ChainfeedProcess(["ingest", "--node", "http://127.0.0.1:\(nodePort)", "--database-url", db.primary, "--redis-url", redis, "--port", "\(try freePort())"])
+        let writer = try ChainfeedProcess(["ingest", "--node", "http://127.0.0.1:\(nodePort)", "--database-url", db.primary, "--redis-url", redis, "--redis-channel-prefix", prefix, "--port", "\(try freePort())"])
         defer { writer.stop() }
 
-        let topicSets: [[String]] = [["all"], ["blocks"], ["deploys"], ["signatures"], ["blocks", "deploys"], ["steps", "blocks"]]
-        let deadline = ContinuousClock.now + .seconds(10)
-        let clients = (0..<12).map { _ in Received() }
+        // Filters need values the chain really has: learn a proposer and an account first.
+        let base0 = "http://127.0.0.1:\(ports[0])"
+        let firstBlock = try await HTTP.waitFor("\(base0)/blocks?limit=1", timeout: .seconds(30)) { ($0["data"] as? [Any])?.isEmpty == false }
+        let proposer = try #require(((firstBlock["data"] as? [[String: Any]])?.first)?["proposer"] as? String)
+        let firstDeploy = try await HTTP.waitFor("\(base0)/events?topics=deploys&limit=1", timeout: .seconds(30)) { ($0["data"] as? [Any])?.isEmpty == false }
+        let account = try #require((((firstDeploy["data"] as? [[String: Any]])?.first)?["data"] as? [String: Any])?["account"] as? String)
+
+        let specs: [Spec] = [
+            Spec(topics: ["all"]), Spec(topics: ["blocks"]), Spec(topics: ["deploys"]), Spec(topics: ["signatures"]),
+            Spec(topics: ["blocks", "deploys"]), Spec(topics: ["steps", "blocks"]),
+            Spec(topics: ["deploys"], key: ("account", account)), Spec(topics: ["blocks"], key: ("proposer", proposer)),
+            Spec(topics: ["all"], key: ("eraId", "1")), Spec(topics: ["signatures", "blocks"], key: ("eraId", "2")),
+        ]
+        let deadline = ContinuousClock.now + .seconds(12)
+        let clients = (0..<50).map { _ in Received() }
         let resumed = Received()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (i, received) in clients.enumerated() {
-                let topics = topicSets[i % topicSets.count]
+                let spec = specs[i % specs.count]
                 group.addTask {
-                    try await Self.client(port: ports[i % 2], subscribe: Self.subscribeFrame(topics: topics, fromSeq: 0), into: received, until: deadline)
+                    try await Self.client(port: ports[i % 2], subscribe: spec.frame, into: received, until: deadline)
                 }
             }
             group.addTask {
                 // Drops out after 40 events, then resumes from the last one on the other replica.
                 let first = Received()
-                try await Self.client(port: ports[0], subscribe: Self.subscribeFrame(topics: ["all"], fromSeq: 0), into: first, until: deadline, stopAfter: 40)
+                try await Self.client(port: ports[0], subscribe: Spec(topics: ["all"]).frame, into: first, until: deadline, stopAfter: 40)
                 let last = first.all.last ?? 0
                 resumed.seqs.withLock { $0 = first.all }
                 try await Task.sleep(for: .milliseconds(500))
-                try await Self.client(port: ports[1], subscribe: Self.subscribeFrame(topics: ["all"], fromSeq: last), into: resumed, until: deadline)
+                try await Self.client(port: ports[1], subscribe: Spec(topics: ["all"], fromSeq: last).frame, into: resumed, until: deadline)
             }
             try await group.waitForAll()
         }
         writer.signal(SIGTERM)
         _ = try await writer.waitForExit(timeout: .seconds(10))
 
-        let log = try await HTTP.eventLog("http://127.0.0.1:\(ports[0])")
-        #expect(log.count > 100)
-        let topicOf: [String: String] = [
-            "BlockAdded": "blocks", "TransactionAccepted": "deploys", "TransactionProcessed": "deploys", "TransactionExpired": "deploys",
-            "FinalitySignature": "signatures", "Step": "steps", "Fault": "faults",
-        ]
+        let log = try await HTTP.eventLog(base0)
+        #expect(log.count >= 2000, "a run of at least 2,000 events")
         for (i, received) in clients.enumerated() {
-            let topics = Set(topicSets[i % topicSets.count])
-            let expected = log.filter { e in topics.contains("all") || topics.contains(topicOf[e["kind"] as? String ?? ""] ?? "") }.compactMap { $0["seq"] as? Int }
+            let spec = specs[i % specs.count]
+            let expected = log.filter(spec.matches).compactMap { $0["seq"] as? Int }
             let got = received.all
             #expect(!got.isEmpty, "client \(i) got nothing")
-            #expect(got == Array(expected.prefix(got.count)), "client \(i) (\(topics)) is not an exact prefix of the matching log")
+            #expect(got == Array(expected.prefix(got.count)), "client \(i) (\(spec.frame)) is not an exact prefix of the matching log")
             #expect(got.count >= expected.count * 8 / 10, "client \(i) got \(got.count) of \(expected.count)")
         }
         let all = log.compactMap { $0["seq"] as? Int }
         #expect(resumed.all == Array(all.prefix(resumed.all.count)), "the resumed client missed or repeated events across replicas")
         #expect(resumed.all.count > 40)
+    }
+
+    /// One client's subscription, and which log entries it must get (the filter rules of DESIGN.md).
+    struct Spec: Sendable {
+        var topics: [String]
+        var key: (name: String, value: String)?
+        var fromSeq = 0
+
+        init(topics: [String], key: (String, String)? = nil, fromSeq: Int = 0) {
+            self.topics = topics
+            self.key = key.map { (name: $0.0, value: $0.1) }
+            self.fromSeq = fromSeq
+        }
+
+        var frame: String {
+            let t = topics.map { "\"\($0)\"" }.joined(separator: ",")
+            let filter = key.map { k in k.name == "eraId" ? "\"eraId\":\(k.value)" : "\"\(k.name)\":\"\(k.value)\"" } ?? ""
+            return "{\"action\":\"subscribe\",\"id\":\"c\",\"topics\":[\(t)],\"filter\":{\(filter)},\"fromSeq\":\(fromSeq)}"
+        }
+
+        static let topicOf: [String: String] = [
+            "BlockAdded": "blocks", "TransactionAccepted": "deploys", "TransactionProcessed": "deploys", "TransactionExpired": "deploys",
+            "DeployAccepted": "deploys", "DeployProcessed": "deploys", "DeployExpired": "deploys",
+            "FinalitySignature": "signatures", "Step": "steps", "Fault": "faults",
+        ]
+
+        func matches(_ entry: [String: Any]) -> Bool {
+            let kind = entry["kind"] as? String ?? ""
+            guard topics.contains("all") || topics.contains(Self.topicOf[kind] ?? "-") else { return false }
+            guard let key else { return true }
+            let data = entry["data"] as? [String: Any] ?? [:]
+            switch key.name {
+            case "account": return Self.topicOf[kind] == "deploys" && data["account"] as? String == key.value
+            case "proposer": return kind == "BlockAdded" && data["proposer"] as? String == key.value
+            case "eraId":
+                guard ["BlockAdded", "FinalitySignature", "Step", "Fault"].contains(kind) else { return false }
+                return (data["eraId"] as? NSNumber)?.stringValue == key.value
+            default: return false
+            }
+        }
     }
 
     @Test("an SSE client with start_from gets the stored events, then the live ones, in the node's format")
@@ -149,10 +193,11 @@ import WSClient
         let nodePort = try freePort()
         let node = try ChainfeedProcess(["simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "100", "--seed", "3"])
         defer { node.stop() }
-        let writer = try ChainfeedProcess(["ingest", "--node", "http://127.0.0.1:\(nodePort)", "--database-url", db.primary, "--redis-url", redis, "--port", "\(try freePort())"])
+        let prefix = "t\(UInt32.random(in: 0...UInt32.max))"
+        let writer = try ChainfeedProcess(["ingest", "--node", "http://127.0.0.1:\(nodePort)", "--database-url", db.primary, "--redis-url", redis, "--redis-channel-prefix", prefix, "--port", "\(try freePort())"])
         defer { writer.stop() }
         let port = try freePort()
-        let web = try ChainfeedProcess(["serve", "--read-database-url", db.replica, "--redis-url", redis, "--port", "\(port)"])
+        let web = try ChainfeedProcess(["serve", "--read-database-url", db.replica, "--redis-url", redis, "--redis-channel-prefix", prefix, "--port", "\(port)"])
         defer { web.stop() }
         _ = try await HTTP.waitFor("http://127.0.0.1:\(port)/events?limit=100", timeout: .seconds(30)) { ($0["data"] as? [Any])?.count ?? 0 >= 50 }
 

@@ -13,6 +13,11 @@ enum HTTP {
         return (Int(response.status.code), json)
     }
 
+    static func text(_ url: String) async throws -> String {
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        return String(buffer: try await response.body.collect(upTo: 16 << 20))
+    }
+
     static func object(_ url: String) async throws -> [String: Any] {
         let (status, json) = try await get(url)
         guard status == 200, let object = json as? [String: Any] else {

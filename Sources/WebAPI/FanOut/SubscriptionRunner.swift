@@ -35,19 +35,19 @@ struct SubscriptionRunner {
     var waitBound: Duration = .seconds(5)
     var pageSize = 100
 
-    /// Returns the head at registration; calls `subscribed` before any event frame is sent.
-    func start(
-        _ sink: any EventSink, id: String, filter: EventFilter, fromSeq: Seq?,
-        subscribed: (Seq) -> Void
-    ) async throws(SubscriptionError) {
-        let head: Seq
+    /// Registers the subscription at once (so limits and duplicate ids are checked in frame order)
+    /// and returns the head at registration; live events are held until ``complete`` runs.
+    func register(_ sink: any EventSink, id: String, filter: EventFilter) throws(SubscriptionError) -> Seq {
         do {
             // Held until `goLive` even without a replay, so `subscribed` is the first frame.
-            head = try hub.subscribe(sink, id: id, filter: filter, replaying: true)
+            return try hub.subscribe(sink, id: id, filter: filter, replaying: true)
         } catch {
             throw .duplicateID(id)
         }
-        subscribed(head)
+    }
+
+    /// Replays the store after `fromSeq` up to `head` (none when `fromSeq` is nil), then goes live.
+    func complete(_ sink: any EventSink, id: String, filter: EventFilter, fromSeq: Seq?, head: Seq) async throws(SubscriptionError) {
         guard let fromSeq else {
             hub.goLive(sink, id: id, replayedThrough: head)
             return
@@ -59,6 +59,16 @@ struct SubscriptionRunner {
             _ = hub.unsubscribe(sink, id: id)
             throw error
         }
+    }
+
+    /// Both steps: calls `subscribed` before any event frame is sent.
+    func start(
+        _ sink: any EventSink, id: String, filter: EventFilter, fromSeq: Seq?,
+        subscribed: (Seq) -> Void
+    ) async throws(SubscriptionError) {
+        let head = try register(sink, id: id, filter: filter)
+        subscribed(head)
+        try await complete(sink, id: id, filter: filter, fromSeq: fromSeq, head: head)
     }
 
     /// Sends the stored matching events in `(after, through]`; returns the seq the replay covers.

@@ -39,7 +39,7 @@ struct WebSocketSession {
         }
         await withDiscardingTaskGroup { group in
             if let shortcut {
-                group.addTask { await subscribe(id: "default", filter: shortcut.filter, fromSeq: shortcut.fromSeq) }
+                subscribe(id: "default", filter: shortcut.filter, fromSeq: shortcut.fromSeq, group: &group)
             }
             do {
                 for try await message in inbound.messages(maxSize: limits.maxFrameSize) {
@@ -70,7 +70,7 @@ struct WebSocketSession {
                 sink.sendControl(ServerFrame.error(id: id, code: "limit", message: "at most \(limits.maxSubscriptionsPerConnection) subscriptions per connection"))
                 return
             }
-            group.addTask { await subscribe(id: id, filter: filter, fromSeq: fromSeq) }
+            subscribe(id: id, filter: filter, fromSeq: fromSeq, group: &group)
         case .unsubscribe(let id):
             if hub.unsubscribe(sink, id: id) {
                 sink.sendControl(ServerFrame.unsubscribed(id: id))
@@ -80,13 +80,23 @@ struct WebSocketSession {
         }
     }
 
-    private func subscribe(id: String, filter: EventFilter, fromSeq: Seq?) async {
+    /// Registers now, in frame order; the replay (if any) runs beside the reading loop.
+    private func subscribe(id: String, filter: EventFilter, fromSeq: Seq?, group: inout DiscardingTaskGroup) {
+        let runner = SubscriptionRunner(hub: hub)
+        let head: Seq
         do throws(SubscriptionError) {
-            try await SubscriptionRunner(hub: hub).start(sink, id: id, filter: filter, fromSeq: fromSeq) { head in
-                sink.sendControl(ServerFrame.subscribed(id: id, headSeq: head))
-            }
+            head = try runner.register(sink, id: id, filter: filter)
         } catch {
             sink.sendControl(ServerFrame.error(id: id, code: error.code, message: error.message))
+            return
+        }
+        sink.sendControl(ServerFrame.subscribed(id: id, headSeq: head))
+        group.addTask { [sink] in
+            do throws(SubscriptionError) {
+                try await runner.complete(sink, id: id, filter: filter, fromSeq: fromSeq, head: head)
+            } catch {
+                sink.sendControl(ServerFrame.error(id: id, code: error.code, message: error.message))
+            }
         }
     }
 }
