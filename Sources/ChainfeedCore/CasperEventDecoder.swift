@@ -96,7 +96,7 @@ private struct Envelope: Decodable {
             return .shutdown
         case .blockAdded:
             let w = try c.decode(WireBlockAdded.self, forKey: key)
-            let b = w.block.block
+            let b = w.block.value
             guard let proposer = b.header.proposer ?? b.body.proposer else {
                 throw DecodingError.keyNotFound(AnyKey(stringValue: "proposer"), .init(codingPath: [key], debugDescription: "neither header nor body names the proposer"))
             }
@@ -129,7 +129,7 @@ private struct Envelope: Decodable {
             let t = try c.decode(WireTransactionExpired.self, forKey: key)
             return .deploy(Deploy(deployHash: hex(t.transaction_hash.hash), state: .expired))
         case .finalitySignature:
-            let f = try c.decode(WireFinalitySignature.self, forKey: key).fields
+            let f = try c.decode(WireFinalitySignature.self, forKey: key).value
             return .signature(FinalitySignature(
                 blockHash: hex(f.block_hash), blockHeight: f.block_height, eraId: f.era_id,
                 publicKey: hex(f.public_key), signature: hex(f.signature)))

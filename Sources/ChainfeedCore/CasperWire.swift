@@ -90,21 +90,38 @@ struct WirePlainBlock: Decodable {
     var body: WireBlockBody
 }
 
-/// A 1.x block, or a 2.0 `{"Version1": …}` / `{"Version2": …}` wrapper.
-struct WireVersionedBlock: Decodable {
-    var block: WirePlainBlock
+/// The version keys a 2.0 payload may be wrapped in, newest first.
+protocol VersionKeys {
+    static var keys: [String] { get }
+}
+
+/// Blocks: `{"Version2": …}` / `{"Version1": …}`.
+enum BlockVersions: VersionKeys {
+    static let keys = ["Version2", "Version1"]
+}
+
+/// Finality signatures: `{"V2": …}` / `{"V1": …}`.
+enum SignatureVersions: VersionKeys {
+    static let keys = ["V2", "V1"]
+}
+
+/// A 1.x payload as is, or the same fields inside one of the 2.0 version wrappers.
+struct Versioned<Value: Decodable, Versions: VersionKeys>: Decodable {
+    var value: Value
 
     init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyKey.self)
-        for version in ["Version2", "Version1"] {
-            if let b = try c.decodeIfPresent(WirePlainBlock.self, forKey: AnyKey(stringValue: version)) {
-                block = b
+        for version in Versions.keys {
+            if let v = try c.decodeIfPresent(Value.self, forKey: AnyKey(stringValue: version)) {
+                value = v
                 return
             }
         }
-        block = try WirePlainBlock(from: decoder)
+        value = try Value(from: decoder)
     }
 }
+
+typealias WireVersionedBlock = Versioned<WirePlainBlock, BlockVersions>
 
 // MARK: Deploys and transactions
 
@@ -226,20 +243,7 @@ struct WireSignatureFields: Decodable {
 }
 
 /// A 1.x flat signature, or a 2.0 `{"V1": …}` / `{"V2": …}` wrapper.
-struct WireFinalitySignature: Decodable {
-    var fields: WireSignatureFields
-
-    init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        for version in ["V2", "V1"] {
-            if let f = try c.decodeIfPresent(WireSignatureFields.self, forKey: AnyKey(stringValue: version)) {
-                fields = f
-                return
-            }
-        }
-        fields = try WireSignatureFields(from: decoder)
-    }
-}
+typealias WireFinalitySignature = Versioned<WireSignatureFields, SignatureVersions>
 
 struct WireStep: Decodable {
     var era_id: UInt64
