@@ -16,4 +16,12 @@ source <(bash scripts/test-servers.sh env)
 swift build --build-tests
 # The end-to-end tests start this very binary.
 export CHAINFEED_BIN=${CHAINFEED_BIN:-$(swift build --show-bin-path)/chainfeed}
-swift test --skip-build "$@"
+if [ $# -gt 0 ]; then
+  swift test --skip-build "$@"
+else
+  # Two phases, so that the suites starting real chainfeed clusters (simulator, writer, replicas, dozens of
+  # clients) do not starve the timing of the others on a 2-core machine: first everything else, in parallel;
+  # then the end-to-end suites one test at a time.
+  swift test --skip-build --skip EndToEndTests
+  swift test --skip-build --filter EndToEndTests --no-parallel
+fi

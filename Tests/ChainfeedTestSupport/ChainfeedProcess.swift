@@ -111,3 +111,25 @@ public func freePort() throws -> Int {
     guard ok else { throw ProcessFailure("no free port") }
     return Int(UInt16(bigEndian: addr.sin_port))
 }
+
+/// Runs a short-lived tool (`psql`, `curl`) from PATH to its end and returns its status and standard output,
+/// without blocking a cooperative thread (a 2-core machine's test pool has two): the output is read to its end
+/// on a thread of its own while the exit is polled.
+public func runTool(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let reader = pipe.fileHandleForReading
+    let data: Data = await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: reader.readDataToEndOfFile()) }.start()
+    }
+    while process.isRunning {
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}

@@ -25,7 +25,7 @@ final class Replies: Sendable {
     }
 
     static func cluster(redis: String, blockIntervalMs: Int = 100, deploysPerBlock: Int = 3, serveFlags: [String] = []) async throws -> Cluster {
-        let db = try FanOutClusterTests.freshDatabase()
+        let db = try await FanOutClusterTests.freshDatabase()
         _ = try await ChainfeedProcess(["migrate", "--database-url", db.primary]).waitForExit(timeout: .seconds(30))
         let nodePort = try freePort()
         let node = try ChainfeedProcess(["simulate-node", "--port", "\(nodePort)", "--block-interval-ms", "\(blockIntervalMs)", "--deploys-per-block", "\(deploysPerBlock)"])
@@ -103,7 +103,7 @@ final class Replies: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 try await FanOutClusterTests.client(
-                    port: c.port, subscribe: "{\"action\":\"subscribe\",\"id\":\"r\",\"topics\":[\"all\"]}",
+                    port: c.port, spec: .init(topics: ["all"], fromSeq: nil),
                     into: FanOutClusterTests.Received(), until: ContinuousClock.now + .seconds(15))
             }
             while ContinuousClock.now < deadline && !closed {

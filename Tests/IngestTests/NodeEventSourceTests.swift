@@ -240,16 +240,16 @@ import Testing
         try await Self.withNode({ router in
             router.get("/events") { _, _ in
                 Self.eventStream { writer in
-                    for _ in 0..<50 {
+                    for _ in 0..<100 {
                         try await writer.write(ByteBuffer(string: ":\n\n"))
-                        try await Task.sleep(for: .milliseconds(60))
+                        try await Task.sleep(for: .milliseconds(50))
                     }
                     try await writer.write(ByteBuffer(string: "data:\"Shutdown\"\nid:9\n\n"))
                 }
             }
         }) { base in
-            // 50 × 60 ms = 3 s of comments only, against a 1.5 s idle timeout.
-            let stream = try await Self.source("\(base)/events", idleTimeout: .milliseconds(1500)).connect(startFrom: nil)
+            // 100 × 50 ms = 5 s of comments only, against a 3 s idle timeout: only a comment every 50 ms keeps it open.
+            let stream = try await Self.source("\(base)/events", idleTimeout: .seconds(3)).connect(startFrom: nil)
             let (messages, error) = await Self.collect(stream)
             #expect(error == nil)
             #expect(messages == [SSEMessage(id: "9", data: #""Shutdown""#)])
