@@ -145,7 +145,11 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "ChainfeedTestSupport",
-            dependencies: ["ChainfeedCore"],
+            dependencies: [
+                "ChainfeedCore", "WebAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             path: "Tests/ChainfeedTestSupport",
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings

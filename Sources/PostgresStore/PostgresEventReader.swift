@@ -91,6 +91,9 @@ public final class PostgresEventReader: EventReader, Service {
 
     // MARK: Replica state
 
+    /// The highest `seq` this server has applied, for `?minSeq=` and lag checks: one counter row.
+    public func appliedSeq() async throws -> Seq { try await headSeq() }
+
     /// The highest `seq` this server has (applied), for `?minSeq=` and gap fills: one counter row.
     public func headSeq() async throws -> Seq {
         try await pool.withConnection { c in

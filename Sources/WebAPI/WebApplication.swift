@@ -9,9 +9,10 @@ public func buildRouter(_ services: WebServices) -> Router<BasicRequestContext> 
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: MetricsMiddleware())
     let stream = services.fanOut.map { StreamController(hub: $0, limits: services.webSocketLimits) }
-    BlocksController(reader: services.reader).addRoutes(to: router)
-    DeploysController(reader: services.reader).addRoutes(to: router)
-    EventLogController(reader: services.reader, stream: stream).addRoutes(to: router)
+    let reads = Reads(reader: services.reader, minSeqWait: services.minSeqWait)
+    BlocksController(reads: reads).addRoutes(to: router)
+    DeploysController(reads: reads).addRoutes(to: router)
+    EventLogController(reads: reads, stream: stream).addRoutes(to: router)
     StatusController(services: services).addRoutes(to: router)
     stream?.addRoutes(to: router)
     router.get("/ws") { request, _ -> Response in

@@ -14,6 +14,8 @@ public struct WebServices: Sendable {
     /// The hub that serves `/ws` and the SSE paths; `nil` serves REST only.
     public var fanOut: FanOut?
     public var webSocketLimits: WebSocketLimits
+    /// How long a `?minSeq=` read waits for a read database that has applied the seq before answering 503.
+    public var minSeqWait: Duration
 
     /// - Parameters:
     ///   - role: the process role shown in `/status`.
@@ -24,8 +26,10 @@ public struct WebServices: Sendable {
         metricsText: (@Sendable () -> String)? = nil,
         readinessChecks: [@Sendable () async -> String?] = [],
         fanOut: FanOut? = nil,
-        webSocketLimits: WebSocketLimits = .init()
+        webSocketLimits: WebSocketLimits = .init(),
+        minSeqWait: Duration = .seconds(2)
     ) {
+        self.minSeqWait = minSeqWait
         self.fanOut = fanOut
         self.webSocketLimits = webSocketLimits
         self.role = role

@@ -22,6 +22,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "This web replica's zone, for the zone strategies (env: CHAINFEED_ZONE).")
     var zone: String?
 
+    @Option(help: "Replay lag in ms past which a read replica that is behind is skipped while others are healthy (env: CHAINFEED_MAX_REPLICA_LAG_MS; default 10000).")
+    var maxReplicaLagMs: Int?
+
+    @Option(help: "How long in ms a `?minSeq=` read waits for a replica that has applied the seq before 503 (env: CHAINFEED_MIN_SEQ_WAIT_MS; default 2000).")
+    var minSeqWaitMs: Int?
+
     @OptionGroup var redis: RedisOptions
 
     @Option(help: "Largest WebSocket client frame in bytes.")
@@ -55,24 +61,35 @@ struct ServeCommand: AsyncParsableCommand {
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
         let limits = try webSocketLimits()
+        Observability.bootstrap(logLevel: try common.resolvedLogLevel())  // before the bus makes its metric handles
         let bus = try redis.bus()
-        Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let logger = Logger(label: "chainfeed.serve")
 
-        var readers: [PostgresEventReader] = []
+        let maxLag = try Env.int(maxReplicaLagMs, "CHAINFEED_MAX_REPLICA_LAG_MS", default: 10_000, range: 0...3_600_000)
+        let minSeqWait = try Env.int(minSeqWaitMs, "CHAINFEED_MIN_SEQ_WAIT_MS", default: 2_000, range: 0...60_000)
+
+        // Databases that answer now are used at once; the others join when they come up (DeferredEventReader).
+        // With none answering there is nothing to serve: a clear error, and the orchestrator restarts us.
+        var lifecycles: [any Service] = []
         var members: [ReplicaSet.Member] = []
+        var usable = 0
         for replica in replicas {
+            let pgLogger = Logger(label: "chainfeed.postgres")
             do {
-                let reader = try await PostgresEventReader(databaseURL: replica.url, logger: Logger(label: "chainfeed.postgres"))
-                readers.append(reader)
-                members.append(.init(reader: reader, zone: replica.zone))
+                let reader = try await PostgresEventReader(databaseURL: replica.url, logger: pgLogger)
+                lifecycles.append(reader)
+                members.append(.init(reader: reader, zone: replica.zone, replayLag: { try await reader.replicationLag() }))
+                usable += 1
             } catch {
-                logger.warning("read database not usable at start; left out", metadata: ["error.message": "\(error)"])
+                logger.warning("read database not usable at start; retried in the background", metadata: ["zone": "\(replica.zone ?? "-")", "error.message": "\(error)"])
+                let reader = DeferredEventReader(databaseURL: replica.url, logger: pgLogger)
+                lifecycles.append(reader)
+                members.append(.init(reader: reader, zone: replica.zone, replayLag: { try await reader.replicationLag() }))
             }
         }
-        guard !members.isEmpty else { throw CLIError("no read database is usable: check --read-database-url and that `chainfeed migrate` ran") }
+        guard usable > 0 else { throw CLIError("no read database is usable: check --read-database-url and that `chainfeed migrate` ran") }
         let reader = ReplicaSet(
-            members: members, strategy: strategy, ownZone: zone ?? Env.string("CHAINFEED_ZONE"),
+            members: members, strategy: strategy, ownZone: zone ?? Env.string("CHAINFEED_ZONE"), maxLag: .milliseconds(maxLag),
             isInfrastructureError: { error in
                 if let pg = error as? PostgresError { return pg.isConnectionError }
                 return false
@@ -82,10 +99,11 @@ struct ServeCommand: AsyncParsableCommand {
             WebServices(
                 role: "serve", reader: reader, metricsText: Observability.metricsText,
                 readinessChecks: bus.map { b in [{ b.isSubscribed ? nil : "redis: not subscribed" }] } ?? [],
-                fanOut: fanOut, webSocketLimits: limits),
+                fanOut: fanOut, webSocketLimits: limits, minSeqWait: .milliseconds(minSeqWait)),
             host: host, port: port, logger: Logger(label: "chainfeed.web"))
         // Stopped in reverse: the hub closes its clients first, so the HTTP server drains at once.
-        let services: [any Service] = readers + (bus.map { [$0] } ?? []) + [web, fanOut]
+        let monitor = ReplicaMonitor(replicas: reader, knownHead: { fanOut.headSeq })
+        let services: [any Service] = lifecycles + [monitor] + (bus.map { [$0] } ?? []) + [web, fanOut]
         try await runServices(services, logger: logger)
     }
 
@@ -115,5 +133,17 @@ struct ServeCommand: AsyncParsableCommand {
             zone = String(extra.dropFirst(5))
         }
         return (url, zone)
+    }
+}
+
+/// Refreshes the read databases' health every second: applied heads, replay lag, reachability.
+struct ReplicaMonitor: Service {
+    let replicas: ReplicaSet
+    let knownHead: @Sendable () async -> Seq
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await replicas.monitor(every: .seconds(1), knownHead: knownHead)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import ChainfeedCore
+import ChainfeedTestSupport
 import Testing
 
 @Suite struct ReplicaStrategyTests {
@@ -35,11 +36,28 @@ import Testing
         let name: String
         var failure: (any Error)?
         var calls = 0
-        init(_ name: String, failure: (any Error)? = nil) {
+        /// The applied head and replay lag this fake database reports.
+        var head: Seq = 0
+        var lag: Duration?
+        init(_ name: String, failure: (any Error)? = nil, head: Seq = 0, lag: Duration? = nil) {
             self.name = name
             self.failure = failure
+            self.head = head
+            self.lag = lag
         }
         func set(_ failure: (any Error)?) { self.failure = failure }
+        func set(head: Seq, lag: Duration? = nil) {
+            self.head = head
+            self.lag = lag
+        }
+        func replayLag() throws -> Duration? {
+            if let failure { throw failure }
+            return lag
+        }
+        func appliedSeq() throws -> Seq {
+            if let failure { throw failure }
+            return head
+        }
         func answer() throws -> String {
             calls += 1
             if let failure { throw failure }
@@ -57,8 +75,68 @@ import Testing
 
     func set(_ readers: [FakeReader], zones: [String?], _ strategy: ReplicaStrategy, own: String?) -> ReplicaSet {
         ReplicaSet(
-            members: zip(readers, zones).map { ReplicaSet.Member(reader: $0, zone: $1) },
-            strategy: strategy, ownZone: own, isInfrastructureError: { $0 is Down })
+            members: zip(readers, zones).map { reader, zone in
+                ReplicaSet.Member(reader: reader, zone: zone, replayLag: { try await reader.replayLag() })
+            },
+            strategy: strategy, ownZone: own, maxLag: .seconds(10), isInfrastructureError: { $0 is Down })
+    }
+
+    @Test("a replica that is behind with a replay lag past the bound is skipped while another is healthy")
+    func laggingSkipped() async throws {
+        let r = [FakeReader("r0", head: 90, lag: .seconds(30)), FakeReader("r1", head: 100, lag: .zero)]
+        let replicas = set(r, zones: [nil, nil], .single, own: nil)
+        await replicas.refresh()
+        #expect(replicas.health.map(\.lagging) == [true, false])
+        #expect(try await replicas.block(hash: "h")?.proposer == "r1")
+        // Caught up again (an idle primary makes the replay timestamp old, but nothing is missing): used again.
+        await r[0].set(head: 100, lag: .seconds(30))
+        await replicas.refresh()
+        #expect(try await replicas.block(hash: "h")?.proposer == "r0")
+        // The bus may know a newer head than any database: both are behind, both lag, order is kept.
+        await replicas.refresh(knownHead: 120)
+        #expect(replicas.health.map(\.lagging) == [true, false])
+        await r[1].set(head: 100, lag: .seconds(30))
+        await replicas.refresh(knownHead: 120)
+        #expect(try await replicas.block(hash: "h")?.proposer == "r0", "all lagging: the strategy's order, not a refusal")
+    }
+
+    @Test("a replica that did not answer the health check goes to the back until it answers again")
+    func unreachableLast() async throws {
+        let r = [FakeReader("r0"), FakeReader("r1")]
+        let replicas = set(r, zones: [nil, nil], .single, own: nil)
+        await r[0].set(Down())
+        await replicas.refresh()
+        #expect(replicas.health.map(\.reachable) == [false, true])
+        await r[0].set(nil)
+        #expect(try await replicas.block(hash: "h")?.proposer == "r1")
+        #expect(await r[0].calls == 0, "skipped without paying for a failed attempt")
+        await replicas.refresh()
+        #expect(try await replicas.block(hash: "h")?.proposer == "r0")
+    }
+
+    @Test("minSeq reads go to a replica that has applied the seq, wait for one, or fail after the budget")
+    func minSeq() async throws {
+        let r = [FakeReader("r0", head: 5), FakeReader("r1", head: 9)]
+        let replicas = set(r, zones: [nil, nil], .single, own: nil)
+        #expect(try await replicas.reader(applied: 9, within: .zero).block(hash: "h")?.proposer == "r1")
+        #expect(try await replicas.reader(applied: 5, within: .zero).block(hash: "h")?.proposer == "r0")
+        await #expect(throws: ReadConsistencyError.notApplied(seq: 10, waited: .milliseconds(50))) {
+            try await replicas.reader(applied: 10, within: .milliseconds(50))
+        }
+        // r0 applies seq 12 while the read waits: it answers then.
+        async let answer = replicas.reader(applied: 12, within: .seconds(30)).block(hash: "h")?.proposer
+        try await Task.sleep(for: .milliseconds(100))
+        await r[0].set(head: 12)
+        #expect(try await answer == "r0")
+        #expect(try await replicas.appliedSeq() == 12)
+    }
+
+    @Test("one store waits for its own head")
+    func minSeqOneStore() async throws {
+        let store = InMemoryEventStore()
+        _ = try await store.store([Synthetic.block(height: 1, era: 0)], checkpoints: [])
+        #expect(try await store.reader(applied: 1, within: .zero).status().headSeq == 1)
+        await #expect(throws: ReadConsistencyError.self) { try await store.reader(applied: 2, within: .milliseconds(30)) }
     }
 
     @Test("fails over on infrastructure errors and returns to a replica that comes back")

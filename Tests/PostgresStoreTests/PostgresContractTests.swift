@@ -12,4 +12,11 @@ import Testing
             try await EventStoreContract.run(name, on: store)
         }
     }
+
+    @Test("REST answers as specified from PostgreSQL", arguments: RESTContract.names)
+    func rest(_ name: String) async throws {
+        try await TestDatabase.withStore { store, _ in
+            try await RESTContract.run(name, on: store)
+        }
+    }
 }

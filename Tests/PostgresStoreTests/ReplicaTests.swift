@@ -36,6 +36,47 @@ import Testing
         }
     }
 
+    @Test func `a minSeq read waits for a paused replica to replay, and a lagging replica is skipped for one that has the data`() async throws {
+        try await TestDatabase.withStore { store, schema in
+            _ = try await store.store([Synthetic.block(height: 1)], checkpoints: [])
+            let replica = try await replicaReader(schema)
+            #expect(try await TestDatabase.eventually { try await replica.headSeq() == 1 })
+            let primary = try await PostgresEventReader(databaseURL: try TestServers.databaseURL, configuration: .init(schema: schema))
+            func member(_ reader: PostgresEventReader) -> ReplicaSet.Member {
+                .init(reader: reader, zone: nil, replayLag: { try await reader.replicationLag() })
+            }
+            let infrastructure: @Sendable (any Error) -> Bool = { ($0 as? PostgresError)?.isConnectionError == true }
+            let replicaOnly = ReplicaSet(members: [member(replica)], strategy: .single, ownZone: nil, isInfrastructureError: infrastructure)
+            let both = ReplicaSet(
+                members: [member(replica), member(primary)], strategy: .single, ownZone: nil, maxLag: .milliseconds(300),
+                isInfrastructureError: infrastructure)
+            let second = Synthetic.block(height: 2)
+            guard case .block(let block) = second.payload else { Issue.record("not a block"); return }
+
+            // Replay paused on the shared replica for about a second: the replica lags behind the primary.
+            let replicaURL = try TestServers.replicaURL
+            _ = try await TestDatabase.admin(url: replicaURL) { c in try c.query("SELECT pg_wal_replay_pause()") }
+            do {
+                let head = try #require(try await store.store([second], checkpoints: []).stored.last?.seq)
+                async let waited = replicaOnly.reader(applied: head, within: .seconds(30)).block(hash: block.blockHash)
+                try await Task.sleep(for: .milliseconds(600))
+                #expect(try await replica.headSeq() == head - 1, "replay was not paused")
+                await both.refresh()
+                #expect(both.health.map(\.lagging) == [true, false])
+                #expect(try await both.block(hash: block.blockHash)?.height == 2, "the lagging replica answered a stale 404")
+                _ = try await TestDatabase.admin(url: replicaURL) { c in try c.query("SELECT pg_wal_replay_resume()") }
+                #expect(try await waited?.height == 2, "the minSeq read did not see the block once the replica replayed it")
+            } catch {
+                _ = try? await TestDatabase.admin(url: replicaURL) { c in try c.query("SELECT pg_wal_replay_resume()") }
+                throw error
+            }
+            await both.refresh()
+            #expect(both.health.map(\.lagging) == [false, false])
+            await replica.close()
+            await primary.close()
+        }
+    }
+
     @Test func `a reader re-opens sessions the server ended and answers the same read`() async throws {
         try await TestDatabase.withStore { store, schema in
             _ = try await store.store([Synthetic.block(height: 1)], checkpoints: [])
@@ -64,7 +105,7 @@ import Testing
             }
             #expect(error.map { if case .server("25006", _, _) = $0 { true } else { false } } == true)
 
-            try runReadOnlyRoleScript(schema: schema)
+            try await runReadOnlyRoleScript(schema: schema)
             let readerURL = try TestServers.databaseURL.replacingOccurrences(of: "postgres@", with: "chainfeed_reader@")
             let reader = try await PostgresEventReader(databaseURL: readerURL, configuration: .init(schema: schema))
             #expect(try await reader.blocks(PageRequest()).items.map(\.height) == [1])
@@ -80,18 +121,15 @@ import Testing
         }
     }
 
-    private func runReadOnlyRoleScript(schema: String) throws {
+    private func runReadOnlyRoleScript(schema: String) async throws {
         let environment = ProcessInfo.processInfo.environment
         let bin = environment["CHAINFEED_TEST_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
         let script = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("deploy/readonly-role.sql")
-        let psql = Process()
-        psql.executableURL = URL(fileURLWithPath: bin + "/psql")
-        psql.arguments = [try TestServers.databaseURL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "schema=\(schema)", "-f", script.path]
-        psql.standardOutput = FileHandle.nullDevice
-        try psql.run()
-        psql.waitUntilExit()
-        #expect(psql.terminationStatus == 0, "psql -f deploy/readonly-role.sql failed")
+        let psql = try await runTool([
+            bin + "/psql", try TestServers.databaseURL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "schema=\(schema)", "-f", script.path,
+        ])
+        #expect(psql.status == 0, "psql -f deploy/readonly-role.sql failed")
     }
 }

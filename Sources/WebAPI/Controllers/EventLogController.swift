@@ -3,11 +3,11 @@ import Hummingbird
 
 /// `GET /events?after=SEQ&limit=`: the event log by `seq` for catch-up clients, narrowed like `/ws`.
 struct EventLogController {
-    let reader: any EventReader
+    let reads: Reads
     /// Serves `/events` as a stream when the client asks for `text/event-stream` (the 2.x node path).
     let stream: StreamController?
 
-    static let parameters: Set<String> = Set(["after", "limit", "topics"] + EventFilter.keyNames)
+    static let parameters: Set<String> = Set(["after", "limit", "topics", Reads.parameter] + EventFilter.keyNames)
 
     func addRoutes(to router: Router<some RequestContext>) {
         router.get("/events") { request, _ in try await events(request) }
@@ -30,6 +30,7 @@ struct EventLogController {
             throw APIError.badRequest(error.message)
         }
         let filter = try request.eventFilter()
+        let reader = try await reads.reader(for: request)
         let entries = try await read { try await reader.events(after: after, limit: limit, filter: filter) }
         var out = "{\"data\":["
         for (i, entry) in entries.enumerated() {
