@@ -109,8 +109,43 @@ import WSClient
 
     @Test("clients over two replicas get exactly the matching log, in order, once; a resume on the other replica misses nothing")
     func exactlyOnceOverTwoReplicas() async throws {
+        try await Self.clusterRun(clientCount: 50, redis: try Self.redisURL)
+    }
+
+    @Test("Redis restarted in the middle of a run: every client still gets exactly its matching log, once, in order")
+    func redisRestartedMidRun() async throws {
+        let redis = try await OwnRedisServer.start()
+        do {
+            try await Self.clusterRun(clientCount: 20, redis: redis.url) { base in
+                _ = try await HTTP.waitFor("\(base)/events?after=600&limit=1", timeout: .seconds(180)) { ($0["data"] as? [Any])?.isEmpty == false }
+                try await redis.shutdown()
+                // The writer goes on storing while the bus is down; the replicas must find those events in the store.
+                _ = try await HTTP.waitFor("\(base)/events?after=900&limit=1", timeout: .seconds(180)) { ($0["data"] as? [Any])?.isEmpty == false }
+                try await redis.start()
+                // The replica noticed: its subscriber lost the connection and made a new one.
+                let deadline = ContinuousClock.now + .seconds(60)
+                var reconnected = false
+                while !reconnected, ContinuousClock.now < deadline {
+                    let metrics = try await HTTP.text("\(base)/metrics")
+                    reconnected = metrics.split(separator: "\n").contains {
+                        $0.hasPrefix("chainfeed_redis_reconnects_total") && $0.contains("subscriber") && !$0.hasSuffix(" 0")
+                    }
+                    if !reconnected { try await Task.sleep(for: .milliseconds(250)) }
+                }
+                #expect(reconnected, "the replica's Redis subscriber never reconnected")
+            }
+        } catch {
+            await redis.remove()
+            throw error
+        }
+        await redis.remove()
+    }
+
+    /// Simulator → writer → Redis → two web replicas, with `clientCount` WebSocket clients of mixed topics and
+    /// filters spread over the replicas plus one that resumes on the other replica; `midRun` acts on the cluster
+    /// while the clients read (given the first replica's base URL). The writer stops after 2,100 events.
+    static func clusterRun(clientCount: Int, redis: String, midRun: (@Sendable (String) async throws -> Void)? = nil) async throws {
         let db = try await Self.freshDatabase()
-        let redis = try Self.redisURL
         let migrate = try ChainfeedProcess(["migrate", "--database-url", db.primary])
         #expect(try await migrate.waitForExit(timeout: .seconds(30)) == 0, "\(migrate.stderr)")
         let nodePort = try freePort()
@@ -142,7 +177,7 @@ import WSClient
         // Clients run while the chain grows, then the writer stops and each client keeps reading until it has every
         // matching event of the final log. Arrival is not timed: a loaded machine only makes the run longer.
         let deadline = ContinuousClock.now + .seconds(240)
-        let clients = (0..<50).map { _ in Received() }
+        let clients = (0..<clientCount).map { _ in Received() }
         let resumed = Received()
         let expected = Shared<[[Int]]?>(nil)
         let finalLog = Shared<[Int]>([])
@@ -176,6 +211,7 @@ import WSClient
                     return resumed.all.count >= wanted.count
                 }
             }
+            if let midRun { group.addTask { try await midRun(base0) } }
             group.addTask {
                 // The run: at least 2,000 events stored while the clients read, then the writer stops.
                 _ = try await HTTP.waitFor("\(base0)/events?after=2100&limit=1", timeout: .seconds(180)) { ($0["data"] as? [Any])?.isEmpty == false }

@@ -1,4 +1,5 @@
 import ChainfeedCore
+import ChainfeedTestSupport
 import RedisBus
 import Testing
 
