@@ -31,6 +31,9 @@ public final class NodeFollower: Service {
     private let configuration: Configuration
     private let logger: Logger
     private let metrics = IngestMetrics()
+    private let followerMetrics = FollowerMetrics()
+    /// Index of the node events last came from, to count switches.
+    private let activeNode = Mutex<Int?>(nil)
     private let state: Mutex<FollowerStatus>
 
     /// - Parameters:
@@ -246,6 +249,7 @@ public final class NodeFollower: Service {
             log.debug("unknown event kind; stored raw", metadata: [LogKey.kind: "\(event.kindName)"])
         case .block(let b):
             checkpoint.headHeight = max(checkpoint.headHeight ?? 0, b.height)
+            writer.lag.node(height: b.height)
         default:
             break
         }
@@ -265,15 +269,32 @@ public final class NodeFollower: Service {
     }
 
     private func update(_ url: String, _ change: (inout NodeStreamStatus) -> Void) {
-        state.withLock { s in
-            if let i = s.nodes.firstIndex(where: { $0.url == url }) {
-                change(&s.nodes[i])
+        let connectionChanged = state.withLock { s -> (active: String?, connected: Int)? in
+            let i: Int
+            if let found = s.nodes.firstIndex(where: { $0.url == url }) {
+                i = found
             } else {
-                var n = NodeStreamStatus(url: url)
-                change(&n)
-                s.nodes.append(n)
+                s.nodes.append(NodeStreamStatus(url: url))
+                i = s.nodes.count - 1
             }
+            let wasConnected = s.nodes[i].connected
+            change(&s.nodes[i])
+            // Per event only this comparison; the rest runs when a stream connects or drops.
+            guard s.nodes[i].connected != wasConnected else { return nil }
+            return (s.nodes.first { $0.connected }?.url, s.nodes.filter(\.connected).count)
         }
+        if let connectionChanged { noteConnections(active: connectionChanged.active, connected: connectionChanged.connected) }
+    }
+
+    /// Counts a switch when the node events come from (the first connected one) is another than before.
+    private func noteConnections(active url: String?, connected: Int) {
+        followerMetrics.connectedStreams.record(connected)
+        guard let url, let node = nodes.firstIndex(where: { url.hasPrefix($0.sse + "/") }) else { return }
+        let switched = activeNode.withLock { last in
+            defer { last = node }
+            return last != nil && last != node
+        }
+        if switched { followerMetrics.switches.increment() }
     }
 
     private func remove(stream url: String) {

@@ -39,6 +39,8 @@ public final class Writer: Service {
     private let logger: Logger
     private let queue: BatchQueue<Item>
     private let metrics = IngestMetrics()
+    /// Follower lag: the follower reports node heights here, the writer the stored one.
+    let lag = FollowerLag()
     private let head = Mutex<(seq: Seq, height: UInt64?)>((0, nil))
 
     /// - Parameters:
@@ -64,6 +66,10 @@ public final class Writer: Service {
         let initial = try await store.status()
         head.withLock { $0 = (initial.headSeq, initial.headHeight) }
         metrics.headSeq.record(Int64(clamping: initial.headSeq))
+        if let height = initial.headHeight {
+            metrics.headHeight.record(Int64(clamping: height))
+            lag.stored(height: height)
+        }
         logger.info("writer started", metadata: [LogKey.headSeq: "\(initial.headSeq)"])
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
@@ -137,7 +143,10 @@ public final class Writer: Service {
             return h
         }
         metrics.headSeq.record(Int64(clamping: now.seq))
-        if let height = now.height { metrics.headHeight.record(Int64(clamping: height)) }
+        if let height = now.height {
+            metrics.headHeight.record(Int64(clamping: height))
+            lag.stored(height: height)
+        }
         logger.trace("batch committed", metadata: [LogKey.headSeq: "\(now.seq)", LogKey.batchSize: "\(result.stored.count)"])
     }
 

@@ -7,7 +7,7 @@ import NIOCore
 /// The one router that `chainfeed` and the tests share.
 public func buildRouter(_ services: WebServices) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RouteMetricsMiddleware())
     let stream = services.fanOut.map { StreamController(hub: $0, limits: services.webSocketLimits) }
     let reads = Reads(reader: services.reader, minSeqWait: services.minSeqWait)
     BlocksController(reads: reads).addRoutes(to: router)

@@ -31,6 +31,9 @@ struct DevCommand: AsyncParsableCommand {
 
     @OptionGroup var redis: RedisOptions
 
+    @Option(help: "Bytes a connection may have unwritten before it is closed as a slow consumer (4008).")
+    var maxPendingBytes: Int = 1 << 20
+
     @OptionGroup var simulator: SimulatorOptions
     @OptionGroup var common: CommonOptions
 
@@ -40,14 +43,18 @@ struct DevCommand: AsyncParsableCommand {
         var nodes = try Env.nodes(node)
         let logLevel = try common.resolvedLogLevel()
         let databaseURL = try Env.postgresURL(databaseURL, "CHAINFEED_DATABASE_URL")
+        // Backends first: the bus makes its metric handles and logger when created.
+        Observability.bootstrap(logLevel: logLevel)
         let redisBus = try redis.bus()
+        guard (1024...(1 << 30)).contains(maxPendingBytes) else { throw CLIError("--max-pending-bytes must be in 1024…1073741824") }
+        var limits = WebSocketLimits()
+        limits.maxPendingBytes = maxPendingBytes
         var simulatorConfiguration: SimulatedNode.Configuration?
         if nodes.isEmpty {
             let simulatorPort = try freeLoopbackPort()
             simulatorConfiguration = try simulator.configuration(host: "127.0.0.1", port: simulatorPort)
             nodes = [try! NodeAddress.parse("http://127.0.0.1:\(simulatorPort)")]
         }
-        Observability.bootstrap(logLevel: logLevel)
         let logger = Logger(label: "chainfeed.dev")
 
         var services: [any Service] = []
@@ -80,7 +87,8 @@ struct DevCommand: AsyncParsableCommand {
         let fanOut = FanOut(reader: store, bus: bus, logger: Logger(label: "chainfeed.fanout"))
         let welcome = Self.welcome(nodes: nodes, simulated: simulatorConfiguration != nil)
         let web = buildApplication(
-            WebServices(role: "dev", reader: store, followerStatus: { follower.status }, metricsText: Observability.metricsText, fanOut: fanOut),
+            WebServices(role: "dev", reader: store, followerStatus: { follower.status }, metricsText: Observability.metricsText, fanOut: fanOut,
+                webSocketLimits: limits),
             host: host, port: port, logger: Logger(label: "chainfeed.web"),
             onServerRunning: { [welcome] bound in
                 // Straight to the file descriptor: stdout may be a pipe, where print() would sit in a buffer.

@@ -41,6 +41,8 @@ public final class FanOut: Service {
         var index = SubscriptionIndex()
         var registrations: [SubscriptionIndex.Key: Registration] = [:]
         var sinks: [Int: any EventSink] = [:]
+        /// Connections and subscriptions per transport, for the gauges.
+        var counts: [SinkFormat: (connections: Int, subscriptions: Int)] = [.webSocket: (0, 0), .sse: (0, 0)]
     }
 
     private let reader: any EventReader
@@ -159,7 +161,7 @@ public final class FanOut: Service {
 
     /// Hands one event to every matching subscription, in `seq` order; never waits for a client.
     private func dispatch(_ encoded: EncodedEvent) {
-        var overflowed: [any EventSink] = []
+        var overflowed: [Int: any EventSink] = [:]
         let delivered = state.withLock { s -> Int in
             s.lastSeq = encoded.event.seq
             var frames: [String: ByteBuffer] = [:]
@@ -173,7 +175,11 @@ public final class FanOut: Service {
                     n += 1
                 case .buffering(var pending):
                     if pending.count >= configuration.replayBufferLimit {
-                        overflowed.append(registration.sink)
+                        // Dropped once: the connection is closed, its later events are not held for it.
+                        overflowed[key.sink] = registration.sink
+                        s.registrations[key] = nil
+                        s.index.remove(key)
+                        recordSubscriptions(&s, registration.sink.format, by: -1)
                     } else {
                         pending.append(encoded)
                         registration.mode = .buffering(pending)
@@ -184,7 +190,9 @@ public final class FanOut: Service {
             return n
         }
         metrics.delivered.increment(by: Int64(delivered))
-        for sink in overflowed {
+        metrics.headSeq.record(Int64(clamping: encoded.event.seq))
+        for sink in overflowed.values {
+            metrics.sink(sink.format).slowConsumerClosed()
             sink.close(.slowConsumer, reason: "fell behind during replay; resume with fromSeq")
         }
     }
@@ -207,7 +215,7 @@ public final class FanOut: Service {
         state.withLock { s in
             guard s.sinks.count < limit else { return false }
             s.sinks[sink.sinkID] = sink
-            metrics.connections.record(s.sinks.count)
+            recordConnections(&s, sink.format, by: 1)
             return true
         }
     }
@@ -215,13 +223,15 @@ public final class FanOut: Service {
     /// Removes a connection and all its subscriptions.
     func detach(_ sink: any EventSink) {
         state.withLock { s in
-            s.sinks[sink.sinkID] = nil
-            for key in s.index.keys(ofSink: sink.sinkID) {
-                s.index.remove(key)
-                s.registrations[key] = nil
+            if s.sinks.removeValue(forKey: sink.sinkID) != nil {
+                recordConnections(&s, sink.format, by: -1)
             }
-            metrics.connections.record(s.sinks.count)
-            metrics.subscriptions.record(s.index.count)
+            var removed = 0
+            for key in s.index.keys(ofSink: sink.sinkID) where s.registrations.removeValue(forKey: key) != nil {
+                s.index.remove(key)
+                removed += 1
+            }
+            recordSubscriptions(&s, sink.format, by: -removed)
         }
     }
 
@@ -237,7 +247,7 @@ public final class FanOut: Service {
             guard s.registrations[key] == nil else { throw .duplicateID }
             s.registrations[key] = Registration(sink: sink, mode: replaying ? .buffering([]) : .live)
             s.index.insert(key, filter: filter)
-            metrics.subscriptions.record(s.index.count)
+            recordSubscriptions(&s, sink.format, by: 1)
             return s.lastSeq
         }
     }
@@ -264,7 +274,7 @@ public final class FanOut: Service {
             let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
             guard s.registrations.removeValue(forKey: key) != nil else { return false }
             s.index.remove(key)
-            metrics.subscriptions.record(s.index.count)
+            recordSubscriptions(&s, sink.format, by: -1)
             return true
         }
     }
@@ -290,7 +300,27 @@ public final class FanOut: Service {
         for sink in sinks { sink.close(code, reason: reason) }
     }
 
-    func countSlowConsumer() { metrics.slowConsumers.increment() }
+    // MARK: Metrics
+
+    /// The handles a sink of `format` counts its slow-consumer closes and dropped frames on.
+    func sinkMetrics(_ format: SinkFormat) -> SinkMetrics { metrics.sink(format) }
+
+    /// A subscription starts replaying the store (`fromSeq`, `start_from`, `Last-Event-ID`).
+    func countReplayStarted() { metrics.replays.increment() }
+
+    /// A replay sent one page of `events` stored events (counted per page, not per frame).
+    func countReplayed(events: Int) { metrics.replayedEvents.increment(by: Int64(events)) }
+
+    private func recordConnections(_ s: inout State, _ format: SinkFormat, by delta: Int) {
+        s.counts[format, default: (0, 0)].connections += delta
+        metrics.sink(format).connections.record(Int64(s.counts[format]?.connections ?? 0))
+    }
+
+    private func recordSubscriptions(_ s: inout State, _ format: SinkFormat, by delta: Int) {
+        guard delta != 0 else { return }
+        s.counts[format, default: (0, 0)].subscriptions += delta
+        metrics.sink(format).subscriptions.record(Int64(s.counts[format]?.subscriptions ?? 0))
+    }
 }
 
 /// Bus messages waiting for the hub; bounded: on overflow the oldest go and a refetch is signalled.
@@ -354,14 +384,4 @@ final class Inbox: Sendable {
             w?.resume(returning: nil)
         }
     }
-}
-
-/// The hub's metric handles, made once.
-struct FanOutMetrics: Sendable {
-    let delivered = Counter(label: "chainfeed_fanout_messages_delivered_total")
-    let gapFills = Counter(label: "chainfeed_fanout_gap_fills_total")
-    let filledEvents = Counter(label: "chainfeed_fanout_gap_filled_events_total")
-    let slowConsumers = Counter(label: "chainfeed_ws_slow_consumer_closes_total")
-    let connections = Recorder(label: "chainfeed_fanout_connections", aggregate: false)
-    let subscriptions = Recorder(label: "chainfeed_fanout_subscriptions", aggregate: false)
 }

@@ -52,6 +52,7 @@ struct SubscriptionRunner {
             hub.goLive(sink, id: id, replayedThrough: head)
             return
         }
+        hub.countReplayStarted()
         do {
             let replayed = try await replay(sink, id: id, filter: filter, after: fromSeq, through: head)
             hub.goLive(sink, id: id, replayedThrough: replayed)
@@ -93,6 +94,7 @@ struct SubscriptionRunner {
             if !wanted.isEmpty {
                 let frames = wanted.map { EncodedEvent($0).frame(sink.format, subscription: id) }
                 guard await sink.sendReplay(frames) else { return head }
+                hub.countReplayed(events: frames.count)
             }
             if let last = page.last {
                 cursor = max(cursor, min(last.seq, head))

@@ -10,21 +10,23 @@ final class QueueSink: EventSink {
     let sinkID = SinkIDs.make()
     let format = SinkFormat.sse
     private let maxQueuedBytes: Int
-    private let onSlowConsumer: @Sendable () -> Void
+    private let metrics: SinkMetrics
     private let state = Mutex(State())
 
     private struct State {
         var queue: Deque<ByteBuffer> = []
         var queuedBytes = 0
         var closed = false
+        /// Closed for falling behind: event frames still coming from the hub are counted as dropped.
+        var slow = false
         var waiter: CheckedContinuation<Void, Never>?
         /// Resumed when the writer has written everything queued (replay flow control).
         var drained: [CheckedContinuation<Void, Never>] = []
     }
 
-    init(maxQueuedBytes: Int, onSlowConsumer: @escaping @Sendable () -> Void) {
+    init(maxQueuedBytes: Int, metrics: SinkMetrics) {
         self.maxQueuedBytes = maxQueuedBytes
-        self.onSlowConsumer = onSlowConsumer
+        self.metrics = metrics
     }
 
     func send(_ frame: ByteBuffer) {
@@ -59,11 +61,16 @@ final class QueueSink: EventSink {
 
     private func enqueue(_ frames: [ByteBuffer], bounded: Bool) {
         var slow = false
+        var dropped = false
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            guard !s.closed else { return nil }
+            guard !s.closed else {
+                dropped = bounded && s.slow
+                return nil
+            }
             let size = frames.reduce(0) { $0 + $1.readableBytes }
             if bounded && s.queuedBytes + size > maxQueuedBytes {
                 slow = true
+                s.slow = true
                 return nil
             }
             s.queue.append(contentsOf: frames)
@@ -72,8 +79,9 @@ final class QueueSink: EventSink {
             return s.waiter
         }
         waiter?.resume()
+        if dropped { metrics.droppedMessages.increment() }
         if slow {
-            onSlowConsumer()
+            metrics.slowConsumerClosed()
             close(.slowConsumer, reason: "slow consumer")
         }
     }

@@ -27,7 +27,7 @@ struct StreamController {
 
     func stream(_ request: Request, channel: LegacyChannel?) throws -> Response {
         let fromSeq = try resumePoint(request)
-        let sink = QueueSink(maxQueuedBytes: limits.maxPendingBytes, onSlowConsumer: { [hub] in hub.countSlowConsumer() })
+        let sink = QueueSink(maxQueuedBytes: limits.maxPendingBytes, metrics: hub.sinkMetrics(.sse))
         guard hub.attach(sink, limit: limits.maxConnections) else {
             throw APIError.unavailable("too many connections on this replica; retry another")
         }

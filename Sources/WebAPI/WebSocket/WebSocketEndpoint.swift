@@ -25,7 +25,7 @@ struct WebSocketEndpoint: Sendable {
             return .dontUpgrade
         }
         let shortcut = parsed
-        let sink = WebSocketSink(channel: channel, maxPendingBytes: limits.maxPendingBytes, onSlowConsumer: { [hub] in hub.countSlowConsumer() })
+        let sink = WebSocketSink(channel: channel, maxPendingBytes: limits.maxPendingBytes, metrics: hub.sinkMetrics(.webSocket))
         let session = WebSocketSession(hub: hub, sink: sink, limits: limits, logger: logger, shortcut: shortcut)
         return .upgrade([:]) { inbound, _, _ in
             await session.run(inbound: inbound)

@@ -10,18 +10,20 @@ final class WebSocketSink: EventSink {
     let format = SinkFormat.webSocket
     private let channel: any Channel
     private let maxPendingBytes: Int
-    private let onSlowConsumer: @Sendable () -> Void
+    private let metrics: SinkMetrics
     private let state: NIOLoopBoundBox<State>
 
     private struct State {
         var pendingBytes = 0
         var closed = false
+        /// Closed for falling behind: event frames still coming from the hub are counted as dropped.
+        var slow = false
     }
 
-    init(channel: any Channel, maxPendingBytes: Int, onSlowConsumer: @escaping @Sendable () -> Void) {
+    init(channel: any Channel, maxPendingBytes: Int, metrics: SinkMetrics) {
         self.channel = channel
         self.maxPendingBytes = maxPendingBytes
-        self.onSlowConsumer = onSlowConsumer
+        self.metrics = metrics
         self.state = .makeBoxSendingValue(State(), eventLoop: channel.eventLoop)
     }
 
@@ -48,10 +50,14 @@ final class WebSocketSink: EventSink {
     /// Writes a text frame; on the channel's event loop only.
     @discardableResult
     private func write(_ payload: ByteBuffer, bounded: Bool) -> EventLoopFuture<Void>? {
-        guard !state.value.closed else { return nil }
+        guard !state.value.closed else {
+            if bounded && state.value.slow { metrics.droppedMessages.increment() }
+            return nil
+        }
         let size = payload.readableBytes
         if bounded && state.value.pendingBytes + size > maxPendingBytes {
-            onSlowConsumer()
+            metrics.slowConsumerClosed()
+            state.value.slow = true
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
