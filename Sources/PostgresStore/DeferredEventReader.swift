@@ -65,11 +65,16 @@ public actor DeferredEventReader: EventReader, Service {
     public func appliedSeq() async throws -> Seq { try await current().headSeq() }
     public func replicationLag() async throws -> Duration? { try await current().replicationLag() }
 
-    /// Closes the sessions, once connected, at graceful shutdown.
-    public func run() async throws {
-        await waitForGracefulShutdown()
+    /// Closes the sessions, if connected; later reads throw ``PostgresError/closed``.
+    public func close() async {
         closed = true
         await reader?.close()
         reader = nil
+    }
+
+    /// Closes the sessions, once connected, at graceful shutdown.
+    public func run() async throws {
+        await waitForGracefulShutdown()
+        await close()
     }
 }

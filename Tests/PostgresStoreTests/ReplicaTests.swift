@@ -1,6 +1,7 @@
 import ChainfeedCore
 import ChainfeedTestSupport
 import Foundation
+import Logging
 import Testing
 
 @testable import PostgresStore
@@ -74,6 +75,25 @@ import Testing
             #expect(both.health.map(\.lagging) == [false, false])
             await replica.close()
             await primary.close()
+        }
+    }
+
+    @Test func `a read database not usable at start fails over until it is, then is connected and read`() async throws {
+        let dead = DeferredEventReader(databaseURL: "postgresql://postgres@127.0.0.1:\(try freePort())/none", logger: Logger(label: "test"))
+        let refused = await #expect(throws: PostgresError.self) { try await dead.status() }
+        #expect(refused?.isConnectionError == true, "a ReplicaSet must move on from a database that is down")
+        await dead.close()
+
+        try await TestDatabase.withSchema(migrate: false) { schema in
+            let url = try TestServers.databaseURL
+            let reader = DeferredEventReader(databaseURL: url, configuration: .init(schema: schema), logger: Logger(label: "test"))
+            await #expect(throws: PostgresError.self) { try await reader.status() }  // no schema yet
+            let early = await #expect(throws: PostgresError.self) { try await reader.status() }
+            #expect(early?.isConnectionError == true, "between attempts a read fails over at once")
+            try await Migrations.migrate(databaseURL: url, schema: schema)
+            #expect(try await TestDatabase.eventually(timeout: .seconds(30)) { try await reader.appliedSeq() == 0 })
+            #expect(try await reader.blocks(PageRequest()).itemCount == 0)
+            await reader.close()
         }
     }
 
