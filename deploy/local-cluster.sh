@@ -55,10 +55,21 @@ wait_http() { # wait_http URL SECONDS WHAT [PIDNAME]
 pid_of() { cat "$DIR/pids/$1.pid" 2>/dev/null || true; }
 alive() { local p; p=$(pid_of "$1"); [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
+# In a subshell that is about to start long-lived processes: closes every descriptor it inherited but 0-2, so
+# that no server holds the caller's pipes or sockets open (a test runner, or CI piping this script's output,
+# would wait for their end as long as the cluster runs).
+close_inherited_fds() {
+  local fd
+  for fd in /proc/$BASHPID/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+}
+
 # spawn NAME PORT CMD... : runs CMD in its own session, output to logs/NAME.log, pid to pids/NAME.pid.
 spawn() {
   local name=$1 port=$2; shift 2
-  setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1 &
+  (close_inherited_fds; exec setsid "$@" </dev/null >"$DIR/logs/$name.log" 2>&1) &
   echo $! >"$DIR/pids/$name.pid"
   echo "$port" >"$DIR/ports/$name"
 }
@@ -109,7 +120,7 @@ cmd_up() {
 
   # Datastores: PostgreSQL primary + streaming replica and Redis, on free ports.
   log "starting PostgreSQL primary + replica and Redis"
-  CHAINFEED_TEST_SERVERS_DIR=$SERVERS bash "$ROOT/scripts/test-servers.sh" start >"$DIR/logs/servers.log" 2>&1 \
+  (close_inherited_fds; CHAINFEED_TEST_SERVERS_DIR=$SERVERS exec bash "$ROOT/scripts/test-servers.sh" start) </dev/null >"$DIR/logs/servers.log" 2>&1 \
     || die "datastores did not start (see $DIR/logs/servers.log: $(tail -1 "$DIR/logs/servers.log"))"
   # shellcheck disable=SC1091
   . "$SERVERS/env"

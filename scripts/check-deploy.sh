@@ -8,7 +8,8 @@
 #   3. bash -n over the shell scripts
 #   4. nginx -t on deploy/nginx.conf as local-cluster.sh fills it in (when nginx is installed)
 #   5. kubectl kustomize k8s/ (when kubectl is installed), systemd-analyze verify (when available)
-# Installs yamllint (pip) and PyYAML if missing. Exits non-zero with a "check-deploy: FAIL …" line.
+# yamllint, PyYAML and nginx come from Debian's packages (scripts/install-deps.sh, run here when one is missing).
+# Exits non-zero with a "check-deploy: FAIL …" line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,13 +24,24 @@ for f in Dockerfile .dockerignore docker-compose.yml docker-compose.cluster.yml 
 done
 ls k8s/*.yaml >/dev/null 2>&1 || fail "no manifests in k8s/"
 
-# 1. yamllint
-python3 -c 'import yaml' 2>/dev/null || pip install -q pyyaml >/dev/null 2>&1 || fail "PyYAML missing and pip install pyyaml failed"
-if ! command -v yamllint >/dev/null; then
-  pip install -q yamllint >/dev/null 2>&1 || fail "yamllint missing and pip install yamllint failed"
-  command -v yamllint >/dev/null || fail "yamllint installed but not on PATH"
+# The tools: Debian's yamllint, and a python3 that has PyYAML (the first python3 on PATH, else Debian's own).
+YAMLLINT= PY=
+find_tools() {
+  if [ -x /usr/bin/yamllint ]; then YAMLLINT=/usr/bin/yamllint
+  elif command -v yamllint >/dev/null && yamllint --version >/dev/null 2>&1; then YAMLLINT=yamllint
+  fi
+  for PY in python3 /usr/bin/python3 ""; do
+    [ -n "$PY" ] && "$PY" -c 'import yaml' >/dev/null 2>&1 && break
+  done
+  [ -n "$YAMLLINT" ] && [ -n "$PY" ]
+}
+if ! find_tools; then
+  bash scripts/install-deps.sh >&2 || fail "yamllint or PyYAML missing and scripts/install-deps.sh could not install them"
+  find_tools || fail "yamllint or PyYAML still missing after scripts/install-deps.sh (apt packages yamllint, python3-yaml)"
 fi
-yamllint -f parsable -d '{extends: relaxed, rules: {line-length: disable}}' docker-compose*.yml k8s >"$TMP/lint" 2>&1
+
+# 1. yamllint
+"$YAMLLINT" -f parsable -d '{extends: relaxed, rules: {line-length: disable}}' docker-compose*.yml k8s >"$TMP/lint" 2>&1
 if grep -q '\[error\]' "$TMP/lint"; then
   grep '\[error\]' "$TMP/lint" | head -5
   fail "yamllint: $(grep -m1 '\[error\]' "$TMP/lint")"
@@ -37,7 +49,7 @@ fi
 ok "yamllint (relaxed): docker-compose*.yml k8s/ ($(grep -c '\[warning\]' "$TMP/lint") warnings)"
 
 # 2. schema
-python3 - <<'PY' || fail "schema check (see the lines above)"
+"$PY" - <<'PY' || fail "schema check (see the lines above)"
 import glob, re, sys, yaml
 
 errors = []
@@ -169,7 +181,7 @@ stages = re.findall(r"^FROM\s+\S+(?:\s+AS\s+(\S+))?", df, re.M | re.I)
 if len(stages) < 2: err("Dockerfile: not multi-stage")
 for needle, what in [(r"^USER\s+(?!root|0\b)", "a non-root USER"), (r"^HEALTHCHECK\s", "a HEALTHCHECK"),
                      (r'^ENTRYPOINT\s+\["chainfeed"\]', 'ENTRYPOINT ["chainfeed"]'),
-                     (r"swift build -c release --product chainfeed", "the release build"),
+                     (r"swift build -c release --product chainfeed --static-swift-stdlib", "the release build with the Swift runtime linked in"),
                      (r"libpq-dev", "libpq-dev in the build"), (r"libhiredis-dev", "libhiredis-dev in the build"),
                      (r"libpq5", "libpq5 at runtime"), (r"libhiredis0\.14", "libhiredis0.14 at runtime"),
                      (r"COPY\s+--from=", "a COPY from the build stage")]:

@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
+bash scripts/check-deploy.sh
 command -v swift >/dev/null || { echo "test.sh: swift is not on PATH (Swift 6 toolchain, e.g. /opt/swift/usr/bin)" >&2; exit 1; }
 
 export CHAINFEED_TEST_SERVERS_DIR=${CHAINFEED_TEST_SERVERS_DIR:-$(mktemp -d /tmp/chainfeed-test.XXXXXX)}
