@@ -312,6 +312,12 @@ import WSClient
         let ids = text.split(separator: "\n").filter { $0.hasPrefix("id:") }.compactMap { Int($0.dropFirst(3)) }
         #expect(ids.first == 10)
         #expect(ids == Array(10..<(10 + ids.count)), "ids not consecutive from start_from")
+        // An EventSource reconnecting to the URL it opened (start_from=10) with the last id it got resumes after that id.
+        let again = try await runTool([
+            "curl", "-sN", "--max-time", "2", "-H", "Last-Event-ID: 30", "http://127.0.0.1:\(port)/events/stream?start_from=10",
+        ]).output
+        let resumedIDs = again.split(separator: "\n").filter { $0.hasPrefix("id:") }.compactMap { Int($0.dropFirst(3)) }
+        #expect(resumedIDs.first == 31, "Last-Event-ID did not win over start_from: \(resumedIDs.prefix(3))")
         let stored = try await HTTP.eventLog("http://127.0.0.1:\(port)").count
         #expect(ids.count >= 50 && ids.last ?? 0 > 50, "live events did not follow the stored ones (\(ids.count) ids, \(stored) stored)")
     }

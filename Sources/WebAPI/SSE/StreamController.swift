@@ -7,7 +7,8 @@ import Logging
 ///
 /// `/events/stream` (and `/events` with `Accept: text/event-stream`) carries every kind;
 /// `/events/main`, `/events/deploys`, `/events/sigs` the kinds of the 1.x node's channels.
-/// `?start_from=SEQ` starts at SEQ inclusive, `Last-Event-ID: N` resumes after N, neither is live only.
+/// `?start_from=SEQ` starts at SEQ inclusive, `Last-Event-ID: N` resumes after N (and wins over `start_from`,
+/// as an EventSource reconnecting to its first URL needs), neither is live only.
 struct StreamController {
     let hub: FanOut
     let limits: WebSocketLimits
@@ -62,17 +63,21 @@ struct StreamController {
             body: body)
     }
 
-    /// `start_from` (inclusive) or `Last-Event-ID` (exclusive) as the last seq already seen.
+    /// `Last-Event-ID` (exclusive) or `start_from` (inclusive) as the last seq already seen.
+    ///
+    /// `Last-Event-ID` wins when both are given: an EventSource reconnects to the URL it was opened with
+    /// (`?start_from=` included) and sends the last id it got, which is where it must go on.
     private func resumePoint(_ request: Request) throws(APIError) -> Seq? {
+        var startFrom: Seq?
         if let text = request.query("start_from") {
             guard let start = Seq(text) else { throw .badRequest("start_from must be a seq (an unsigned integer), got '\(text)'") }
-            return start == 0 ? 0 : start - 1
+            startFrom = start == 0 ? 0 : start - 1
         }
         if let text = request.headers[.lastEventID] {
             guard let last = Seq(text) else { throw .badRequest("Last-Event-ID must be a seq, got '\(text)'") }
             return last
         }
-        return nil
+        return startFrom
     }
 }
 
