@@ -13,6 +13,11 @@ protocol EventSink: AnyObject, Sendable {
     var format: SinkFormat { get }
     /// Hands one encoded frame to the connection; never blocks.
     func send(_ frame: ByteBuffer)
+    /// The event loop a sink writes on, if it has one: the hub then hops to each loop once per event and
+    /// calls ``sendOnLoop(_:)`` for every sink of that loop, instead of one hop per sink.
+    var eventLoop: (any EventLoop)? { get }
+    /// ``send(_:)`` when already on ``eventLoop``.
+    func sendOnLoop(_ frame: ByteBuffer)
     /// Writes frames and waits until they are written (replay flow control); `false` once closed.
     func sendReplay(_ frames: [ByteBuffer]) async -> Bool
     /// Closes the connection with a reason (e.g. 4008 slow consumer).
@@ -41,4 +46,9 @@ enum CloseCode: UInt16, Sendable {
 enum SinkIDs {
     private static let next = Synchronization.Atomic<Int>(0)
     static func make() -> Int { next.wrappingAdd(1, ordering: .relaxed).newValue }
+}
+
+extension EventSink {
+    var eventLoop: (any EventLoop)? { nil }
+    func sendOnLoop(_ frame: ByteBuffer) { send(frame) }
 }

@@ -162,6 +162,7 @@ public final class FanOut: Service {
     /// Hands one event to every matching subscription, in `seq` order; never waits for a client.
     private func dispatch(_ encoded: EncodedEvent) {
         var overflowed: [Int: any EventSink] = [:]
+        var perLoop = LoopBatches()
         let delivered = state.withLock { s -> Int in
             s.lastSeq = encoded.event.seq
             var frames: [String: ByteBuffer] = [:]
@@ -171,7 +172,7 @@ public final class FanOut: Service {
                 switch registration.mode {
                 case .live:
                     let frame = Self.frame(encoded, registration.sink.format, key.subscription, cache: &frames)
-                    registration.sink.send(frame)
+                    perLoop.add(registration.sink, frame)
                     n += 1
                 case .buffering(var pending):
                     if pending.count >= configuration.replayBufferLimit {
@@ -189,6 +190,7 @@ public final class FanOut: Service {
             }
             return n
         }
+        perLoop.send()
         metrics.delivered.increment(by: Int64(delivered))
         metrics.headSeq.record(Int64(clamping: encoded.event.seq))
         for sink in overflowed.values {
@@ -320,6 +322,38 @@ public final class FanOut: Service {
         guard delta != 0 else { return }
         s.counts[format, default: (0, 0)].subscriptions += delta
         metrics.sink(format).subscriptions.record(Int64(s.counts[format]?.subscriptions ?? 0))
+    }
+}
+
+/// One event's frames grouped by the event loop of their sinks: one hop per loop, not one per connection.
+struct LoopBatches {
+    private var batches: [(loop: any EventLoop, writes: [(sink: any EventSink, frame: ByteBuffer)])] = []
+
+    mutating func add(_ sink: any EventSink, _ frame: ByteBuffer) {
+        guard let loop = sink.eventLoop else {
+            sink.send(frame)
+            return
+        }
+        // A handful of loops (one per core): a linear search beats hashing.
+        if let i = batches.firstIndex(where: { $0.loop === loop }) {
+            batches[i].writes.append((sink, frame))
+        } else {
+            batches.append((loop, [(sink, frame)]))
+        }
+    }
+
+    /// Hands each loop its writes; the loop writes them in order.
+    func send() {
+        for batch in batches {
+            let writes = batch.writes
+            if batch.loop.inEventLoop {
+                for write in writes { write.sink.sendOnLoop(write.frame) }
+            } else {
+                batch.loop.execute {
+                    for write in writes { write.sink.sendOnLoop(write.frame) }
+                }
+            }
+        }
     }
 }
 

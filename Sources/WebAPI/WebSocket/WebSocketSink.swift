@@ -4,7 +4,8 @@ import NIOWebSocket
 /// Writes frames straight to a WebSocket channel on its own event loop: no task per frame.
 ///
 /// Its bound counts every byte handed to the channel and not yet written to the socket (NIO's
-/// outbound buffer included); a frame that would pass it closes the connection with 4008.
+/// outbound buffer included); a frame that would pass it closes the connection with 4008. The hub calls
+/// ``sendOnLoop(_:)`` for all sinks of one event loop in one hop.
 final class WebSocketSink: EventSink {
     let sinkID = SinkIDs.make()
     let format = SinkFormat.webSocket
@@ -27,8 +28,14 @@ final class WebSocketSink: EventSink {
         self.state = .makeBoxSendingValue(State(), eventLoop: channel.eventLoop)
     }
 
+    var eventLoop: (any EventLoop)? { channel.eventLoop }
+
     func send(_ frame: ByteBuffer) {
         onLoop { self.write(frame, bounded: true) }
+    }
+
+    func sendOnLoop(_ frame: ByteBuffer) {
+        write(frame, bounded: true)
     }
 
     func sendReplay(_ frames: [ByteBuffer]) async -> Bool {
@@ -48,6 +55,10 @@ final class WebSocketSink: EventSink {
     }
 
     /// Writes a text frame; on the channel's event loop only.
+    ///
+    /// The bound is checked against the bytes NIO holds unwritten for the socket, read from the channel
+    /// (`bufferedWritableBytes`), so a live frame costs no future and no callback; a channel without that option
+    /// falls back to counting each write until its future completes.
     @discardableResult
     private func write(_ payload: ByteBuffer, bounded: Bool) -> EventLoopFuture<Void>? {
         guard !state.value.closed else {
@@ -55,14 +66,23 @@ final class WebSocketSink: EventSink {
             return nil
         }
         let size = payload.readableBytes
-        if bounded && state.value.pendingBytes + size > maxPendingBytes {
+        let buffered = try? channel.syncOptions?.getOption(.bufferedWritableBytes)
+        if bounded && (buffered ?? state.value.pendingBytes) + size > maxPendingBytes {
             metrics.slowConsumerClosed()
             state.value.slow = true
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: payload)
+        if buffered != nil {
+            guard !bounded else {
+                channel.writeAndFlush(frame, promise: nil)
+                return nil
+            }
+            return channel.writeAndFlush(frame)
+        }
         state.value.pendingBytes += size
-        let future = channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload))
+        let future = channel.writeAndFlush(frame)
         future.whenComplete { _ in self.state.value.pendingBytes -= size }
         return future
     }
