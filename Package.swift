@@ -142,6 +142,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Benchmark load client (scripts/bench.sh)
+        .executableTarget(
+            name: "chainfeed-bench",
+            dependencies: [
+                "ChainfeedCore",
+                "RedisBus",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/ChainfeedBench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests
         .target(
             name: "ChainfeedTestSupport",
