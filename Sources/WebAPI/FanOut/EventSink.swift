@@ -16,8 +16,10 @@ protocol EventSink: AnyObject, Sendable {
     /// The event loop a sink writes on, if it has one: the hub then hops to each loop once per event and
     /// calls ``sendOnLoop(_:)`` for every sink of that loop, instead of one hop per sink.
     var eventLoop: (any EventLoop)? { get }
-    /// ``send(_:)`` when already on ``eventLoop``.
+    /// ``send(_:)`` when already on ``eventLoop``; the frame may wait for ``flushOnLoop()``.
     func sendOnLoop(_ frame: ByteBuffer)
+    /// Flushes what ``sendOnLoop(_:)`` wrote; on ``eventLoop``, cheap when there is nothing to flush.
+    func flushOnLoop()
     /// Writes frames and waits until they are written (replay flow control); `false` once closed.
     func sendReplay(_ frames: [ByteBuffer]) async -> Bool
     /// Closes the connection with a reason (e.g. 4008 slow consumer).
@@ -51,4 +53,5 @@ enum SinkIDs {
 extension EventSink {
     var eventLoop: (any EventLoop)? { nil }
     func sendOnLoop(_ frame: ByteBuffer) { send(frame) }
+    func flushOnLoop() {}
 }

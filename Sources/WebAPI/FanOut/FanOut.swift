@@ -43,6 +43,8 @@ public final class FanOut: Service {
         var sinks: [Int: any EventSink] = [:]
         /// Connections and subscriptions per transport, for the gauges.
         var counts: [SinkFormat: (connections: Int, subscriptions: Int)] = [.webSocket: (0, 0), .sse: (0, 0)]
+        /// Live frames of the bus message being handled, sent (and flushed once per connection) when it is done.
+        var outgoing = LoopBatches()
     }
 
     private let reader: any EventReader
@@ -112,6 +114,7 @@ public final class FanOut: Service {
         case .reconnected:
             await catchUpWithStore()
         }
+        sendOutgoing()
     }
 
     /// After a bus reconnect or an inbox overflow: whatever the bus dropped is in the store.
@@ -125,6 +128,7 @@ public final class FanOut: Service {
         let last = headSeq
         guard event.seq > last else { return }  // already delivered (a fill overtook the bus)
         if event.seq > last + 1 {
+            sendOutgoing()
             await fill(through: event.seq - 1)
         }
         guard event.seq == headSeq + 1 else { return }
@@ -151,6 +155,7 @@ public final class FanOut: Service {
                     metrics.filledEvents.increment()
                     dispatch(EncodedEvent(event))
                 }
+                sendOutgoing()  // each page goes out before the next read is awaited
                 if let last = page.last, last.seq > target { break }
             } catch {
                 logger.warning("gap fill read failed; retrying", metadata: ["error.message": "\(error)"])
@@ -162,7 +167,6 @@ public final class FanOut: Service {
     /// Hands one event to every matching subscription, in `seq` order; never waits for a client.
     private func dispatch(_ encoded: EncodedEvent) {
         var overflowed: [Int: any EventSink] = [:]
-        var perLoop = LoopBatches()
         let delivered = state.withLock { s -> Int in
             s.lastSeq = encoded.event.seq
             var frames: [String: ByteBuffer] = [:]
@@ -172,7 +176,7 @@ public final class FanOut: Service {
                 switch registration.mode {
                 case .live:
                     let frame = Self.frame(encoded, registration.sink.format, key.subscription, cache: &frames)
-                    perLoop.add(registration.sink, frame)
+                    s.outgoing.add(registration.sink, frame)
                     n += 1
                 case .buffering(var pending):
                     if pending.count >= configuration.replayBufferLimit {
@@ -190,7 +194,6 @@ public final class FanOut: Service {
             }
             return n
         }
-        perLoop.send()
         metrics.delivered.increment(by: Int64(delivered))
         metrics.headSeq.record(Int64(clamping: encoded.event.seq))
         for sink in overflowed.values {
@@ -225,6 +228,7 @@ public final class FanOut: Service {
     /// Removes a connection and all its subscriptions.
     func detach(_ sink: any EventSink) {
         state.withLock { s in
+            s.outgoing.take().send()
             if s.sinks.removeValue(forKey: sink.sinkID) != nil {
                 recordConnections(&s, sink.format, by: -1)
             }
@@ -274,6 +278,7 @@ public final class FanOut: Service {
     func unsubscribe(_ sink: any EventSink, id: String) -> Bool {
         state.withLock { s in
             let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
+            s.outgoing.take().send()
             guard s.registrations.removeValue(forKey: key) != nil else { return false }
             s.index.remove(key)
             recordSubscriptions(&s, sink.format, by: -1)
@@ -302,6 +307,11 @@ public final class FanOut: Service {
         for sink in sinks { sink.close(code, reason: reason) }
     }
 
+    /// Hands the queued live frames to their event loops: one hop per loop, one flush per connection.
+    private func sendOutgoing() {
+        state.withLock { $0.outgoing.take() }.send()
+    }
+
     // MARK: Metrics
 
     /// The handles a sink of `format` counts its slow-consumer closes and dropped frames on.
@@ -325,8 +335,9 @@ public final class FanOut: Service {
     }
 }
 
-/// One event's frames grouped by the event loop of their sinks: one hop per loop, not one per connection.
-struct LoopBatches {
+/// Live frames grouped by the event loop of their sinks: one hop per loop, not one per connection, and one
+/// flush per connection for all the frames of a bus message (a block's events come in one).
+struct LoopBatches: Sendable {
     private var batches: [(loop: any EventLoop, writes: [(sink: any EventSink, frame: ByteBuffer)])] = []
 
     mutating func add(_ sink: any EventSink, _ frame: ByteBuffer) {
@@ -342,18 +353,27 @@ struct LoopBatches {
         }
     }
 
-    /// Hands each loop its writes; the loop writes them in order.
+    /// The batches so far, leaving this one empty.
+    mutating func take() -> LoopBatches {
+        defer { batches = [] }
+        return self
+    }
+
+    /// Hands each loop its writes; the loop writes them in order, then flushes each connection once.
     func send() {
         for batch in batches {
             let writes = batch.writes
             if batch.loop.inEventLoop {
-                for write in writes { write.sink.sendOnLoop(write.frame) }
+                Self.write(writes)
             } else {
-                batch.loop.execute {
-                    for write in writes { write.sink.sendOnLoop(write.frame) }
-                }
+                batch.loop.execute { Self.write(writes) }
             }
         }
+    }
+
+    private static func write(_ writes: [(sink: any EventSink, frame: ByteBuffer)]) {
+        for write in writes { write.sink.sendOnLoop(write.frame) }
+        for write in writes { write.sink.flushOnLoop() }
     }
 }
 

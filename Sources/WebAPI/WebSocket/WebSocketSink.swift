@@ -19,6 +19,8 @@ final class WebSocketSink: EventSink {
         var closed = false
         /// Closed for falling behind: event frames still coming from the hub are counted as dropped.
         var slow = false
+        /// Frames written by ``sendOnLoop(_:)`` and not flushed yet.
+        var unflushed = false
     }
 
     init(channel: any Channel, maxPendingBytes: Int, metrics: SinkMetrics) {
@@ -35,7 +37,13 @@ final class WebSocketSink: EventSink {
     }
 
     func sendOnLoop(_ frame: ByteBuffer) {
-        write(frame, bounded: true)
+        write(frame, bounded: true, flush: false)
+    }
+
+    func flushOnLoop() {
+        guard state.value.unflushed else { return }
+        state.value.unflushed = false
+        channel.flush()
     }
 
     func sendReplay(_ frames: [ByteBuffer]) async -> Bool {
@@ -60,7 +68,7 @@ final class WebSocketSink: EventSink {
     /// (`bufferedWritableBytes`), so a live frame costs no future and no callback; a channel without that option
     /// falls back to counting each write until its future completes.
     @discardableResult
-    private func write(_ payload: ByteBuffer, bounded: Bool) -> EventLoopFuture<Void>? {
+    private func write(_ payload: ByteBuffer, bounded: Bool, flush: Bool = true) -> EventLoopFuture<Void>? {
         guard !state.value.closed else {
             if bounded && state.value.slow { metrics.droppedMessages.increment() }
             return nil
@@ -76,7 +84,12 @@ final class WebSocketSink: EventSink {
         let frame = WebSocketFrame(fin: true, opcode: .text, data: payload)
         if buffered != nil {
             guard !bounded else {
-                channel.writeAndFlush(frame, promise: nil)
+                if flush {
+                    channel.writeAndFlush(frame, promise: nil)
+                } else {
+                    channel.write(frame, promise: nil)
+                    state.value.unflushed = true
+                }
                 return nil
             }
             return channel.writeAndFlush(frame)
