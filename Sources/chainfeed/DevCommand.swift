@@ -40,6 +40,7 @@ struct DevCommand: AsyncParsableCommand {
     func run() async throws {
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
+        try requireListenable(host: host, port: port)
         var nodes = try Env.nodes(node)
         let logLevel = try common.resolvedLogLevel()
         let databaseURL = try Env.postgresURL(databaseURL, "CHAINFEED_DATABASE_URL")

@@ -40,6 +40,7 @@ struct IngestCommand: AsyncParsableCommand {
         }
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8081, range: 0...65_535)
+        try requireListenable(host: host, port: port)
         // Backends first: the bus makes its metric handles and logger when created.
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let bus = try redis.bus()

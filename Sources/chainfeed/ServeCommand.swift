@@ -60,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         let replicas = try urls.map(Self.parseReplica)
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
+        try requireListenable(host: host, port: port)
         let limits = try webSocketLimits()
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())  // before the bus makes its metric handles
         let bus = try redis.bus()

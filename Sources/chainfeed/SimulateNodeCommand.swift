@@ -20,6 +20,7 @@ struct SimulateNodeCommand: AsyncParsableCommand {
 
     func run() async throws {
         let port = try Env.int(port, "CHAINFEED_PORT", default: 9999, range: 0...65_535)
+        try requireListenable(host: host, port: port)
         let configuration = try simulator.configuration(host: host, port: port)
         Observability.bootstrap(logLevel: try common.resolvedLogLevel())
         let logger = Logger(label: "chainfeed.simulator")

@@ -92,4 +92,26 @@ import Testing
         #expect(lines.count == 1, "stderr: \(p.stderr)")
         #expect(lines.first?.hasPrefix("chainfeed: ") == true)
     }
+
+    @Test("a port already in use ends every server command with one stderr line and a non-zero exit")
+    func portInUse() async throws {
+        let port = try freePort()
+        let holder = try ChainfeedProcess(["simulate-node", "--port", "\(port)"])
+        defer { holder.stop() }
+        _ = try await HTTP.waitFor("http://127.0.0.1:\(port)/status", timeout: .seconds(30)) { _ in true }
+        let commands: [[String]] = [
+            ["dev"], ["simulate-node"],
+            ["ingest", "--node", "http://127.0.0.1:\(port)", "--database-url", "postgresql://postgres@127.0.0.1:1/none"],
+            ["serve", "--read-database-url", "postgresql://postgres@127.0.0.1:1/none"],
+        ]
+        for command in commands {
+            let p = try ChainfeedProcess(command + ["--port", "\(port)"])
+            defer { p.stop() }
+            let code = try await p.waitForExit(timeout: .seconds(30))
+            #expect(code != nil && code != 0, "\(command[0]) did not exit with an error")
+            let lines = p.stderr.split(separator: "\n")
+            #expect(lines.count == 1 && lines.first?.contains("already in use") == true, "\(command[0]): \(p.stderr)")
+        }
+        #expect(holder.isRunning)
+    }
 }

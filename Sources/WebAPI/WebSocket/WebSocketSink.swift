@@ -21,6 +21,9 @@ final class WebSocketSink: EventSink {
         var slow = false
         /// Frames written by ``sendOnLoop(_:)`` and not flushed yet.
         var unflushed = false
+        /// NIO's frame encoder's context: whole frames written from it skip the encoder (looked up once).
+        var encoder: ChannelHandlerContext?
+        var encoderLooked = false
     }
 
     init(channel: any Channel, maxPendingBytes: Int, metrics: SinkMetrics) {
@@ -81,6 +84,12 @@ final class WebSocketSink: EventSink {
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
+        if buffered != nil, bounded, channel.isActive, let encoder = encoderContext(), let whole = WebSocketWire.wholeFrame(payload) {
+            // The hub's frames carry their header: the same bytes for every connection, written past the encoder.
+            encoder.write(NIOAny(IOData.byteBuffer(whole)), promise: nil)
+            if flush { encoder.flush() } else { state.value.unflushed = true }
+            return nil
+        }
         let frame = WebSocketFrame(fin: true, opcode: .text, data: payload)
         if buffered != nil {
             guard !bounded else {
@@ -98,6 +107,15 @@ final class WebSocketSink: EventSink {
         let future = channel.writeAndFlush(frame)
         future.whenComplete { _ in self.state.value.pendingBytes -= size }
         return future
+    }
+
+    /// The context of NIO's `WebSocketFrameEncoder` in this channel, if it has one; on the event loop only.
+    private func encoderContext() -> ChannelHandlerContext? {
+        if !state.value.encoderLooked {
+            state.value.encoderLooked = true
+            state.value.encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
+        }
+        return state.value.encoder
     }
 
     func close(_ code: CloseCode, reason: String) {
