@@ -19,11 +19,7 @@ import Testing
 
     @Test("a published batch reaches a subscriber on another bus in seq order, equal to what was published")
     func publishSubscribe() async throws {
-        let prefix = TestRedis.prefix()
-        let publisher = try bus(prefix)
-        let subscriber = try bus(prefix)
-        let inbox = Inbox()
-        let subscription = subscriber.subscribe(inbox.handler)
+        let (publisher, subscriber, inbox, subscription) = try TestRedis.pair()
         defer { subscription.cancel() }
         let first = SampleEvents.batch(from: 1, count: 50)
         let second = SampleEvents.batch(from: 51, count: 7)
@@ -88,11 +84,7 @@ import Testing
 
     @Test("a heartbeat reaches subscribers with the head seq, in order with events")
     func heartbeat() async throws {
-        let prefix = TestRedis.prefix()
-        let publisher = try bus(prefix)
-        let subscriber = try bus(prefix)
-        let inbox = Inbox()
-        let subscription = subscriber.subscribe(inbox.handler)
+        let (publisher, subscriber, inbox, subscription) = try TestRedis.pair()
         defer { subscription.cancel() }
         let events = SampleEvents.batch(from: 1, count: 3)
         try await TestRedis.running(subscriber) {
@@ -110,11 +102,7 @@ import Testing
 
     @Test("a batch larger than the frame limit arrives whole, in seq order, over several messages")
     func largeBatch() async throws {
-        let prefix = TestRedis.prefix()
-        let publisher = try bus(prefix, maxFrameBytes: 2048)
-        let subscriber = try bus(prefix)
-        let inbox = Inbox()
-        let subscription = subscriber.subscribe(inbox.handler)
+        let (publisher, subscriber, inbox, subscription) = try TestRedis.pair(publisherMaxFrameBytes: 2048)
         defer { subscription.cancel() }
         let events = SampleEvents.batch(from: 1, count: 1000)
         try await TestRedis.running(subscriber) {
@@ -128,11 +116,7 @@ import Testing
 
     @Test("an undecodable message is skipped and later events still arrive")
     func malformedMessages() async throws {
-        let prefix = TestRedis.prefix()
-        let publisher = try bus(prefix)
-        let subscriber = try bus(prefix)
-        let inbox = Inbox()
-        let subscription = subscriber.subscribe(inbox.handler)
+        let (publisher, subscriber, inbox, subscription) = try TestRedis.pair()
         defer { subscription.cancel() }
         let events = SampleEvents.batch(from: 1, count: 2)
         let foreign = try await RedisConnection.connect(url: try TestRedis.url())

@@ -19,11 +19,7 @@ import Testing
     @Test("the subscriber survives a Redis restart: it reports reconnected and later publishes arrive")
     func subscriberSurvivesRestart() async throws {
         try await withOwnServer { server in
-            let prefix = TestRedis.prefix()
-            let publisher = try RedisEventBus(configuration: TestRedis.configuration(url: server.url, prefix: prefix))
-            let subscriber = try RedisEventBus(configuration: TestRedis.configuration(url: server.url, prefix: prefix))
-            let inbox = Inbox()
-            let subscription = subscriber.subscribe(inbox.handler)
+            let (publisher, subscriber, inbox, subscription) = try TestRedis.pair(url: server.url)
             defer { subscription.cancel() }
             let before = SampleEvents.batch(from: 1, count: 3)
             let after = SampleEvents.batch(from: 4, count: 3)
@@ -47,11 +43,7 @@ import Testing
     @Test("a subscription whose server stops answering is caught by its keep-alive PING and re-established")
     func keepAliveNoticesSilentServer() async throws {
         try await withOwnServer { server in
-            let prefix = TestRedis.prefix()
-            let publisher = try RedisEventBus(configuration: TestRedis.configuration(url: server.url, prefix: prefix))
-            let subscriber = try RedisEventBus(configuration: TestRedis.configuration(url: server.url, prefix: prefix))
-            let inbox = Inbox()
-            let subscription = subscriber.subscribe(inbox.handler)
+            let (publisher, subscriber, inbox, subscription) = try TestRedis.pair(url: server.url)
             defer { subscription.cancel() }
             try await TestRedis.running(subscriber) {
                 try await inbox.waitUntilLive()

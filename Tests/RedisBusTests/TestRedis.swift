@@ -37,6 +37,19 @@ enum TestRedis {
             keepAliveInterval: .seconds(1), maxFrameBytes: maxFrameBytes)
     }
 
+    /// A publishing and a subscribing bus on a channel prefix of their own (on `url`, else the shared test Redis),
+    /// and the inbox the subscriber's handler fills. The caller cancels `subscription` when done.
+    static func pair(
+        url: String? = nil, publisherMaxFrameBytes: Int = BusWireFormat.defaultMaxFrameBytes
+    ) throws -> (publisher: RedisEventBus, subscriber: RedisEventBus, inbox: Inbox, subscription: BusSubscription) {
+        let url = try url ?? Self.url()
+        let prefix = Self.prefix()
+        let publisher = try RedisEventBus(configuration: configuration(url: url, prefix: prefix, maxFrameBytes: publisherMaxFrameBytes))
+        let subscriber = try RedisEventBus(configuration: configuration(url: url, prefix: prefix))
+        let inbox = Inbox()
+        return (publisher, subscriber, inbox, subscriber.subscribe(inbox.handler))
+    }
+
     /// Runs `bus` (its subscription) while `body` runs, then cancels it and waits for it to end.
     static func running<T>(_ buses: RedisEventBus..., body: () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: Void.self) { group in
