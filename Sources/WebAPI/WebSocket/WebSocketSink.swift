@@ -84,29 +84,25 @@ final class WebSocketSink: EventSink {
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
-        if buffered != nil, bounded, channel.isActive, let encoder = encoderContext(), let whole = WebSocketWire.wholeFrame(payload) {
+        guard bounded, buffered != nil else {
+            // Replays and control frames (their future paces a replay), or a channel that cannot tell its
+            // unwritten bytes: then each write is counted until its future completes.
+            let future = channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload))
+            if buffered == nil {
+                state.value.pendingBytes += size
+                future.whenComplete { _ in self.state.value.pendingBytes -= size }
+            }
+            return future
+        }
+        if channel.isActive, let encoder = encoderContext(), let whole = WebSocketWire.wholeFrame(payload) {
             // The hub's frames carry their header: the same bytes for every connection, written past the encoder.
             encoder.write(NIOAny(IOData.byteBuffer(whole)), promise: nil)
-            if flush { encoder.flush() } else { state.value.unflushed = true }
-            return nil
+        } else {
+            channel.write(WebSocketFrame(fin: true, opcode: .text, data: payload), promise: nil)
         }
-        let frame = WebSocketFrame(fin: true, opcode: .text, data: payload)
-        if buffered != nil {
-            guard !bounded else {
-                if flush {
-                    channel.writeAndFlush(frame, promise: nil)
-                } else {
-                    channel.write(frame, promise: nil)
-                    state.value.unflushed = true
-                }
-                return nil
-            }
-            return channel.writeAndFlush(frame)
-        }
-        state.value.pendingBytes += size
-        let future = channel.writeAndFlush(frame)
-        future.whenComplete { _ in self.state.value.pendingBytes -= size }
-        return future
+        state.value.unflushed = true
+        if flush { flushOnLoop() }
+        return nil
     }
 
     /// The context of NIO's `WebSocketFrameEncoder` in this channel, if it has one; on the event loop only.
