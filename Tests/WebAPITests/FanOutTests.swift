@@ -40,10 +40,14 @@ import Testing
     }
 
     /// A store, a bus, a running hub; `body` gets them and the hub is stopped after.
-    func withHub(_ body: (InMemoryEventStore, InMemoryEventBus, FanOut) async throws -> Void) async throws {
+    /// `reading` puts a reader of the store between the hub and the store.
+    func withHub(
+        reading: (InMemoryEventStore) -> any EventReader = { $0 },
+        _ body: (InMemoryEventStore, InMemoryEventBus, FanOut) async throws -> Void
+    ) async throws {
         let store = InMemoryEventStore()
         let bus = InMemoryEventBus()
-        let hub = FanOut(reader: store, bus: bus, logger: Logger(label: "test"))
+        let hub = FanOut(reader: reading(store), bus: bus, logger: Logger(label: "test"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await hub.run() }
             try await Task.sleep(for: .milliseconds(50))
@@ -112,6 +116,49 @@ import Testing
             await more
             try await eventually { sink.seqs.count == 50 }
             #expect(sink.seqs == Array(11...60))
+        }
+    }
+
+    /// A streaming replica that applies the rest of the log between two queries: its log reads see up to
+    /// `visible` until someone asks for its applied head, which it then has applied (the whole store).
+    final class ApplyingReplica: EventReader {
+        let store: InMemoryEventStore
+        let visible = Mutex<Seq>(.max)
+        init(_ store: InMemoryEventStore) { self.store = store }
+
+        func events(after: Seq, limit: Int, filter: EventFilter) async throws -> [StoredEvent] {
+            let visible = visible.withLock { $0 }
+            return await store.events(after: after, limit: limit, filter: filter).filter { $0.seq <= visible }
+        }
+        func status() async throws -> StoreStatus {
+            let status = await store.status()
+            visible.withLock { $0 = .max }
+            return status
+        }
+        func block(hash: String) async throws -> Block? { await store.block(hash: hash) }
+        func blocks(_ page: PageRequest) async throws -> Page<Block> { await store.blocks(page) }
+        func deploy(hash: String) async throws -> Deploy? { await store.deploy(hash: hash) }
+        func accountDeploys(account: String, _ page: PageRequest) async throws -> Page<Deploy> {
+            await store.accountDeploys(account: account, page)
+        }
+    }
+
+    @Test("a replay from a replica that applies more while it is read still ends at the head, with nothing skipped")
+    func replayWhileReplicaApplies() async throws {
+        var replica: ApplyingReplica?
+        try await withHub(reading: { store in
+            let r = ApplyingReplica(store)
+            replica = r
+            return r
+        }) { store, bus, hub in
+            _ = await commit(store, bus, (1...30).map { Synthetic.block(height: UInt64($0)) } + (1...30).map { Synthetic.step(era: UInt64($0)) })
+            try await eventually { hub.headSeq == 60 }
+            // The replica has applied seq 10 when the replay starts, and all 60 by the time its head is asked.
+            replica?.visible.withLock { $0 = 10 }
+            let sink = RecordingSink()
+            _ = hub.attach(sink, limit: 10)
+            try await SubscriptionRunner(hub: hub).start(sink, id: "r", filter: EventFilter(topics: [.blocks]), fromSeq: 0) { _ in }
+            #expect(sink.seqs == Array(1...30))
         }
     }
 

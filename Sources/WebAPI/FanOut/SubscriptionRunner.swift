@@ -6,12 +6,14 @@ enum SubscriptionError: Error, Equatable {
     case duplicateID(String)
     case beyondHead(fromSeq: Seq, head: Seq)
     case storeUnavailable(String)
+    /// No read database has applied the head yet; the client retries shortly.
+    case storeBehind(String)
 
     var code: String {
         switch self {
         case .duplicateID: "bad_request"
         case .beyondHead: "beyond_head"
-        case .storeUnavailable: "unavailable"
+        case .storeUnavailable, .storeBehind: "unavailable"
         }
     }
 
@@ -20,6 +22,7 @@ enum SubscriptionError: Error, Equatable {
         case .duplicateID(let id): "subscription id '\(id)' is already in use on this connection"
         case .beyondHead(let from, let head): "fromSeq \(from) is beyond the head (\(head)); resume from a seq you have seen"
         case .storeUnavailable(let why): "the store did not answer: \(why)"
+        case .storeBehind(let why): why
         }
     }
 }
@@ -81,12 +84,22 @@ struct SubscriptionRunner {
             }
             return after
         }
+        // Pin the replay to read databases that have applied `head` *before* reading a page: a short page is
+        // then the end of the replay. (Reading a page first and the applied head after let a replica that
+        // applied more in between end the replay early, and the events between were never sent.)
+        let reader: any EventReader
+        do {
+            reader = try await hub.reads.reader(applied: head, within: waitBound)
+        } catch let error as ReadConsistencyError {
+            throw .storeBehind(error.description)
+        } catch {
+            throw .storeUnavailable("\(error)")
+        }
         var cursor = after
-        let deadline = ContinuousClock.now + waitBound
         while cursor < head {
             let page: [StoredEvent]
             do {
-                page = try await hub.reads.events(after: cursor, limit: pageSize, filter: filter)
+                page = try await reader.events(after: cursor, limit: pageSize, filter: filter)
             } catch {
                 throw .storeUnavailable("\(error)")
             }
@@ -96,24 +109,8 @@ struct SubscriptionRunner {
                 guard await sink.sendReplay(frames) else { return head }
                 hub.countReplayed(events: frames.count)
             }
-            if let last = page.last {
-                cursor = max(cursor, min(last.seq, head))
-                if last.seq >= head { break }
-            }
-            if page.count < pageSize {
-                // Nothing more matches in the read replica: done if it has applied the head.
-                let applied: Seq
-                do {
-                    applied = try await hub.reads.status().headSeq
-                } catch {
-                    throw .storeUnavailable("\(error)")
-                }
-                if applied >= head { break }
-                guard ContinuousClock.now < deadline else {
-                    throw .storeUnavailable("the read replica is behind (applied \(applied) of \(head)); retry shortly")
-                }
-                try? await Task.sleep(for: .milliseconds(50))
-            }
+            guard page.count == pageSize, let last = page.last, last.seq < head else { break }
+            cursor = last.seq
         }
         return head
     }
