@@ -1,6 +1,6 @@
 import ChainfeedCore
 import Hummingbird
-import HummingbirdWebSocket
+import HummingbirdCore
 import Logging
 import NIOCore
 
@@ -18,7 +18,9 @@ public func buildRouter(_ services: WebServices) -> Router<BasicRequestContext> 
     router.get("/ws") { request, _ -> Response in
         // Reached only when the request was not upgraded: say why.
         _ = try WebSocketEndpoint.shortcut(request.uri)
-        throw APIError.badRequest(services.fanOut == nil ? "this process serves no live streams" : "/ws needs a WebSocket upgrade request")
+        guard services.fanOut != nil else { throw APIError.badRequest("this process serves no live streams") }
+        guard request.headers[.upgrade]?.lowercased() == "websocket" else { throw APIError.badRequest("/ws needs a WebSocket upgrade request") }
+        throw APIError.badRequest("a WebSocket upgrade must be the first request on its connection; open a new connection")
     }
     return router
 }
@@ -38,14 +40,7 @@ public func buildApplication(
     let endpoint = services.fanOut.map { WebSocketEndpoint(hub: $0, limits: services.webSocketLimits, logger: logger) }
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(
-            configuration: .init(ws: .init(
-                maxFrameSize: services.webSocketLimits.maxFrameSize,
-                autoPing: .enabled(timePeriod: services.webSocketLimits.pingInterval)))
-        ) { request, channel, _ in
-            guard let endpoint else { return .dontUpgrade }
-            return endpoint.shouldUpgrade(request, channel: channel)
-        },
+        server: HTTPServerBuilder { responder in LiveHTTPChannel(responder: responder, endpoint: endpoint) },
         configuration: configuration,
         onServerRunning: running,
         logger: logger)

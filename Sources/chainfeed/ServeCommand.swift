@@ -143,7 +143,7 @@ struct ReplicaMonitor: Service {
     let knownHead: @Sendable () async -> Seq
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await replicas.monitor(every: .seconds(1), knownHead: knownHead)
         }
     }

@@ -40,6 +40,25 @@ import Testing
         #expect(code == 0, "stderr: \(dev.stderr.suffix(1500))")
     }
 
+    @Test("upgrade requests: /ws is upgraded; a bad shortcut, another path and h2c are answered as plain HTTP")
+    func upgrades() async throws {
+        let dev = try ChainfeedProcess(["dev", "--port", "0", "--block-interval-ms", "100"])
+        defer { dev.stop() }
+        let base = try await dev.announcedURL()
+        _ = try await HTTP.waitFor("\(base)/blocks?limit=1") { ($0["data"] as? [Any])?.isEmpty == false }
+        let webSocket = ["-H", "Upgrade: websocket", "-H", "Connection: Upgrade", "-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Version: 13"]
+        func head(_ path: String, _ headers: [String]) async throws -> String {
+            try await runTool(["curl", "-s", "-i", "--max-time", "2"] + headers + ["\(base)\(path)"]).output
+        }
+        #expect(try await head("/ws?topics=blocks", webSocket).hasPrefix("HTTP/1.1 101"))
+        let refused = try await head("/ws?topics=blok", webSocket)
+        #expect(refused.hasPrefix("HTTP/1.1 400"))
+        #expect(refused.contains("unknown topic 'blok'"), "the reason is in the body: \(refused)")
+        #expect(try await head("/blocks?limit=1", webSocket).hasPrefix("HTTP/1.1 200"))
+        let h2c = ["-H", "Upgrade: h2c", "-H", "Connection: Upgrade, HTTP2-Settings", "-H", "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA"]
+        #expect(try await head("/blocks?limit=1", h2c).hasPrefix("HTTP/1.1 200"))
+    }
+
     @Test("a node that drops connections or restarts its ids: nothing lost, nothing twice", arguments: [
         ["--drop-every", "23"], ["--restart-ids-every", "15"],
     ])

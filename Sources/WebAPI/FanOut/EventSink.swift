@@ -37,6 +37,7 @@ enum SinkFormat: Sendable {
 enum CloseCode: UInt16, Sendable {
     case normal = 1000
     case goingAway = 1001
+    case protocolError = 1002
     case policyViolation = 1008
     case tooBig = 1009
     case tryAgainLater = 1013

@@ -1,35 +1,34 @@
 import ChainfeedCore
-import HTTPTypes
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 
-extension Result {
-    var success: Success? {
-        if case .success(let value) = self { value } else { nil }
-    }
-}
-
-/// Accepts `/ws` upgrades and hands each connection to a ``WebSocketSession``.
+/// Accepts `/ws` upgrades and gives each connection its ``WebSocketSession`` in the channel pipeline.
 struct WebSocketEndpoint: Sendable {
     let hub: FanOut
     let limits: WebSocketLimits
     let logger: Logger
 
-    func shouldUpgrade(_ request: HTTPRequest, channel: any Channel) -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> {
-        let uri = URI(request.path ?? "/")
-        // A bad shortcut is not upgraded: the plain `/ws` route then answers 400 with the reason.
-        guard uri.path == "/ws", let parsed = Result(catching: { () throws(APIError) in try Self.shortcut(uri) }).success else {
-            return .dontUpgrade
+    /// Whether an upgrade request for `uri` is upgraded: `/ws`, with a valid shortcut if it has one.
+    /// One that is not is routed as plain HTTP, where the `/ws` route answers 400 with the reason.
+    func accepts(uri: String) -> Bool {
+        let uri = URI(uri)
+        guard uri.path == "/ws" else { return false }
+        do {
+            _ = try Self.shortcut(uri)
+            return true
+        } catch {
+            return false
         }
-        let shortcut = parsed
+    }
+
+    /// Puts the session behind NIO's frame codec, on the channel's event loop, once the upgrade is written.
+    func open(_ channel: any Channel, uri: String) throws {
+        let shortcut = (try? Self.shortcut(URI(uri))) ?? nil
         let sink = WebSocketSink(channel: channel, maxPendingBytes: limits.maxPendingBytes, metrics: hub.sinkMetrics(.webSocket))
         let session = WebSocketSession(hub: hub, sink: sink, limits: limits, logger: logger, shortcut: shortcut)
-        return .upgrade([:]) { inbound, _, _ in
-            await session.run(inbound: inbound)
-        }
+        try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(session: session, limits: limits))
     }
 
     /// The subscription the URL asks for (`topics`, filter keys, `fromSeq`), or `nil` for none.

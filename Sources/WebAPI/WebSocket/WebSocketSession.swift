@@ -1,5 +1,4 @@
 import ChainfeedCore
-import HummingbirdWebSocket
 import Logging
 import NIOCore
 
@@ -18,45 +17,54 @@ public struct WebSocketLimits: Sendable {
     public init() {}
 }
 
-/// One WebSocket client: reads its subscribe/unsubscribe frames and runs its subscriptions.
-struct WebSocketSession {
+/// One WebSocket client's subscriptions, driven by its frames on the channel's event loop.
+///
+/// Nothing runs for an idle connection: a frame is handled where it is read, and only a replay
+/// gets a task, which ends when the subscription goes live.
+final class WebSocketSession {
     let hub: FanOut
     let sink: WebSocketSink
     let limits: WebSocketLimits
     let logger: Logger
-
     /// The `/ws?topics=…&account=…&fromSeq=…` shortcut, already parsed.
-    var shortcut: (filter: EventFilter, fromSeq: Seq?)?
+    let shortcut: (filter: EventFilter, fromSeq: Seq?)?
+    /// Replays under way, by subscription id; cancelled when the connection ends.
+    private var replays: [String: Task<Void, Never>] = [:]
+    private var attached = false
 
-    func run(inbound: WebSocketInboundStream) async {
+    init(hub: FanOut, sink: WebSocketSink, limits: WebSocketLimits, logger: Logger, shortcut: (filter: EventFilter, fromSeq: Seq?)?) {
+        self.hub = hub
+        self.sink = sink
+        self.limits = limits
+        self.logger = logger
+        self.shortcut = shortcut
+    }
+
+    /// The connection is open: counts it against the replica's limit, then runs the shortcut.
+    func open() {
         guard hub.attach(sink, limit: limits.maxConnections) else {
             sink.close(.tryAgainLater, reason: "too many connections on this replica; retry another")
             return
         }
-        defer {
-            hub.detach(sink)
-            sink.close(.normal, reason: "")
-        }
-        await withDiscardingTaskGroup { group in
-            if let shortcut {
-                subscribe(id: "default", filter: shortcut.filter, fromSeq: shortcut.fromSeq, group: &group)
-            }
-            do {
-                for try await message in inbound.messages(maxSize: limits.maxFrameSize) {
-                    guard case .text(let text) = message else {
-                        sink.sendControl(ServerFrame.error(id: nil, code: "bad_request", message: "binary frames are not supported; send JSON text"))
-                        continue
-                    }
-                    handle(text, group: &group)
-                }
-            } catch {
-                logger.debug("websocket closed", metadata: ["error.message": "\(error)"])
-            }
-            group.cancelAll()
+        attached = true
+        if let shortcut {
+            subscribe(id: "default", filter: shortcut.filter, fromSeq: shortcut.fromSeq)
         }
     }
 
-    private func handle(_ text: String, group: inout DiscardingTaskGroup) {
+    /// The connection is gone: its subscriptions and replays end with it.
+    func end() {
+        for replay in replays.values { replay.cancel() }
+        replays = [:]
+        if attached {
+            attached = false
+            hub.detach(sink)
+        }
+    }
+
+    /// A whole text message from the client.
+    func receive(text: String) {
+        guard attached else { return }
         let message: ClientMessage
         do throws(ClientMessage.Invalid) {
             message = try ClientMessage.parse(text)
@@ -70,8 +78,9 @@ struct WebSocketSession {
                 sink.sendControl(ServerFrame.error(id: id, code: "limit", message: "at most \(limits.maxSubscriptionsPerConnection) subscriptions per connection"))
                 return
             }
-            subscribe(id: id, filter: filter, fromSeq: fromSeq, group: &group)
+            subscribe(id: id, filter: filter, fromSeq: fromSeq)
         case .unsubscribe(let id):
+            replays.removeValue(forKey: id)?.cancel()
             if hub.unsubscribe(sink, id: id) {
                 sink.sendControl(ServerFrame.unsubscribed(id: id))
             } else {
@@ -80,8 +89,13 @@ struct WebSocketSession {
         }
     }
 
-    /// Registers now, in frame order; the replay (if any) runs beside the reading loop.
-    private func subscribe(id: String, filter: EventFilter, fromSeq: Seq?, group: inout DiscardingTaskGroup) {
+    /// A message the endpoint cannot read (binary, or text that is not UTF-8): an error frame, and the connection stays.
+    func reject(_ why: String) {
+        sink.sendControl(ServerFrame.error(id: nil, code: "bad_request", message: why))
+    }
+
+    /// Registers now, in frame order; a replay runs in its own task and then goes live.
+    private func subscribe(id: String, filter: EventFilter, fromSeq: Seq?) {
         let runner = SubscriptionRunner(hub: hub)
         let head: Seq
         do throws(SubscriptionError) {
@@ -91,7 +105,12 @@ struct WebSocketSession {
             return
         }
         sink.sendControl(ServerFrame.subscribed(id: id, headSeq: head))
-        group.addTask { [sink] in
+        guard let fromSeq else {
+            hub.goLive(sink, id: id, replayedThrough: head)
+            return
+        }
+        let sink = self.sink
+        replays[id] = Task {
             do throws(SubscriptionError) {
                 try await runner.complete(sink, id: id, filter: filter, fromSeq: fromSeq, head: head)
             } catch {
