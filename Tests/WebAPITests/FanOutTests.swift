@@ -209,22 +209,42 @@ import Testing
 }
 
 @Suite struct SubscriptionIndexTests {
-    @Test("an event finds only the subscriptions its keys and topic name")
+    /// Adds a subscription of connection `sink` (a recording sink with that id stands for it).
+    func insert(_ index: inout SubscriptionIndex, _ sink: Int, _ id: String, _ filter: EventFilter) -> Bool {
+        index.insert(Subscription(key: .init(sink: sink, subscription: id), sink: FanOutTests.RecordingSink(), filter: filter, replaying: false))
+    }
+
+    @Test("an event finds only the subscriptions its keys and topic name, each once")
     func lookup() {
         var index = SubscriptionIndex()
         let alice = Synthetic.account("alice")
         for i in 0..<1000 {
-            index.insert(.init(sink: i, subscription: "s"), filter: EventFilter(topics: [.deploys], account: Synthetic.account("u\(i)")))
+            _ = insert(&index, i, "s", EventFilter(topics: [.deploys], account: Synthetic.account("u\(i)")))
         }
-        index.insert(.init(sink: 5000, subscription: "a"), filter: EventFilter(topics: [.deploys], account: alice))
-        index.insert(.init(sink: 5001, subscription: "b"), filter: EventFilter(topics: [.blocks]))
-        index.insert(.init(sink: 5002, subscription: "all"), filter: .all)
+        _ = insert(&index, 5000, "a", EventFilter(topics: [.deploys], account: alice))
+        _ = insert(&index, 5001, "b", EventFilter(topics: [.blocks]))
+        _ = insert(&index, 5002, "all", .all)
+        _ = insert(&index, 5003, "two", EventFilter(topics: [.blocks, .deploys]))
         let deploy = StoredEvent(seq: 1, Synthetic.deploy("x", state: .accepted, account: "alice"))
-        #expect(Set(index.matches(deploy).map(\.sink)) == [5000, 5002])
+        #expect(index.matches(deploy).map(\.key.sink).sorted() == [5000, 5002, 5003])
         let block = StoredEvent(seq: 2, Synthetic.block(height: 1))
-        #expect(Set(index.matches(block).map(\.sink)) == [5001, 5002])
-        index.remove(.init(sink: 5002, subscription: "all"))
-        #expect(Set(index.matches(block).map(\.sink)) == [5001])
-        #expect(index.count == 1002)
+        #expect(index.matches(block).map(\.key.sink).sorted() == [5001, 5002, 5003])
+        #expect(index.remove(.init(sink: 5002, subscription: "all")) != nil)
+        #expect(index.matches(block).map(\.key.sink).sorted() == [5001, 5003])
+        #expect(index.count == 1003)
+    }
+
+    @Test("ids are unique per connection; a connection's subscriptions are counted and removed together")
+    func perConnection() {
+        var index = SubscriptionIndex()
+        #expect(insert(&index, 1, "a", .all))
+        #expect(!insert(&index, 1, "a", EventFilter(topics: [.blocks])), "a duplicate id on the same connection")
+        #expect(insert(&index, 2, "a", .all), "the same id on another connection")
+        #expect(insert(&index, 1, "b", EventFilter(topics: [.steps])))
+        #expect(index.count(ofSink: 1) == 2)
+        #expect(index.removeAll(ofSink: 1) == 2)
+        #expect(index.count(ofSink: 1) == 0)
+        #expect(index.count == 1)
+        #expect(index.matches(StoredEvent(seq: 1, Synthetic.step(era: 1))).map(\.key.sink) == [2])
     }
 }

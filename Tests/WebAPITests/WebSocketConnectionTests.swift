@@ -121,3 +121,36 @@ import Testing
         #expect(refused.closeCode(try refused.written()) == CloseCode.tryAgainLater.rawValue)
     }
 }
+
+/// Event frames are encoded once with their header, and written whole below NIO's frame encoder.
+@Suite struct WebSocketWireTests {
+    @Test("a text frame carries its header before the payload, for every length form; wholeFrame gives the frame back", arguments: [5, 125, 126, 300, 65_535, 70_000])
+    func frames(length: Int) throws {
+        let payload = String(repeating: "a", count: length)
+        let frame = WebSocketWire.textFrame(payload)
+        #expect(String(buffer: frame) == payload)
+        let whole = try #require(WebSocketWire.wholeFrame(frame))
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 1 << 20)))
+        try channel.writeInbound(whole)
+        let decoded = try #require(try channel.readInbound(as: WebSocketFrame.self))
+        #expect(decoded.fin && decoded.opcode == .text)
+        #expect(String(buffer: decoded.data) == payload)
+        #expect(WebSocketWire.wholeFrame(ByteBuffer(string: payload)) == nil, "a plain buffer has no header to give back")
+    }
+
+    @Test("the sink writes the hub's frames whole, past the encoder, and the bytes are the frame")
+    func sinkWritesWholeFrames() throws {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(WebSocketFrameEncoder())
+        try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
+        let hub = FanOut(reader: InMemoryEventStore(), bus: nil, logger: Logger(label: "test"))
+        let sink = WebSocketSink(channel: channel, maxPendingBytes: 1 << 20, metrics: hub.sinkMetrics(.webSocket))
+        let frame = WebSocketWire.textFrame(#"{"type":"event"}"#)
+        sink.sendOnLoop(frame)
+        sink.flushOnLoop()
+        let written = try #require(try channel.readOutbound(as: IOData.self))
+        guard case .byteBuffer(let bytes) = written else { Issue.record("not a byte buffer"); return }
+        #expect(bytes == WebSocketWire.wholeFrame(frame))
+        #expect(try channel.readOutbound(as: IOData.self) == nil, "one write: header and payload together")
+    }
+}

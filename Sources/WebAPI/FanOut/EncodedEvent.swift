@@ -70,19 +70,21 @@ enum WebSocketWire {
     }
 
     /// The whole frame when `payload` carries its header just before it (as ``textFrame(_:)`` makes it).
+    ///
+    /// ByteBuffer's `get` accessors only read readable bytes, so the reader index moves back over the header first.
     static func wholeFrame(_ payload: ByteBuffer) -> ByteBuffer? {
         let n = payload.readableBytes
         let header = headerLength(payloadLength: n)
         let start = payload.readerIndex - header
-        guard start >= 0, payload.getInteger(at: start, as: UInt8.self) == 0x81 else { return nil }
-        let lengthOK: Bool = switch header {
-        case 2: payload.getInteger(at: start + 1, as: UInt8.self) == UInt8(n)
-        case 4: payload.getInteger(at: start + 1, as: UInt8.self) == 126 && payload.getInteger(at: start + 2, as: UInt16.self) == UInt16(n)
-        default: payload.getInteger(at: start + 1, as: UInt8.self) == 127 && payload.getInteger(at: start + 2, as: UInt64.self) == UInt64(n)
-        }
-        guard lengthOK else { return nil }
+        guard start >= 0 else { return nil }
         var frame = payload
         frame.moveReaderIndex(to: start)
-        return frame
+        guard frame.getInteger(at: start, as: UInt8.self) == 0x81 else { return nil }
+        let lengthOK: Bool = switch header {
+        case 2: frame.getInteger(at: start + 1, as: UInt8.self) == UInt8(n)
+        case 4: frame.getInteger(at: start + 1, as: UInt8.self) == 126 && frame.getInteger(at: start + 2, as: UInt16.self) == UInt16(n)
+        default: frame.getInteger(at: start + 1, as: UInt8.self) == 127 && frame.getInteger(at: start + 2, as: UInt64.self) == UInt64(n)
+        }
+        return lengthOK ? frame : nil
     }
 }

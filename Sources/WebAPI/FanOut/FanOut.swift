@@ -24,22 +24,10 @@ public final class FanOut: Service {
         public init() {}
     }
 
-    enum Mode {
-        case live
-        /// Replaying from the store: live events wait here until the replay reaches them.
-        case buffering([EncodedEvent])
-    }
-
-    struct Registration {
-        var sink: any EventSink
-        var mode: Mode
-    }
-
     private struct State {
         var lastSeq: Seq = 0
         var started = false
         var index = SubscriptionIndex()
-        var registrations: [SubscriptionIndex.Key: Registration] = [:]
         var sinks: [Int: any EventSink] = [:]
         /// Connections and subscriptions per transport, for the gauges.
         var counts: [SinkFormat: (connections: Int, subscriptions: Int)] = [.webSocket: (0, 0), .sse: (0, 0)]
@@ -166,50 +154,36 @@ public final class FanOut: Service {
 
     /// Hands one event to every matching subscription, in `seq` order; never waits for a client.
     private func dispatch(_ encoded: EncodedEvent) {
-        var overflowed: [Int: any EventSink] = [:]
+        var overflowed: [(key: SubscriptionIndex.Key, sink: any EventSink)] = []
         let delivered = state.withLock { s -> Int in
             s.lastSeq = encoded.event.seq
-            var frames: [String: ByteBuffer] = [:]
+            var frames = FrameCache(encoded)
+            var outgoing = s.outgoing.take()
             var n = 0
-            for key in s.index.matches(encoded.event) {
-                guard var registration = s.registrations[key] else { continue }
-                switch registration.mode {
-                case .live:
-                    let frame = Self.frame(encoded, registration.sink.format, key.subscription, cache: &frames)
-                    s.outgoing.add(registration.sink, frame)
+            s.index.forEachMatch(encoded.event) { subscription in
+                guard subscription.held != nil else {
+                    outgoing.add(subscription.sink, subscription.loop, frames.frame(subscription.sink.format, subscription.key.subscription))
                     n += 1
-                case .buffering(var pending):
-                    if pending.count >= configuration.replayBufferLimit {
-                        // Dropped once: the connection is closed, its later events are not held for it.
-                        overflowed[key.sink] = registration.sink
-                        s.registrations[key] = nil
-                        s.index.remove(key)
-                        recordSubscriptions(&s, registration.sink.format, by: -1)
-                    } else {
-                        pending.append(encoded)
-                        registration.mode = .buffering(pending)
-                        s.registrations[key] = registration
-                    }
+                    return
                 }
+                if subscription.held?.count ?? 0 >= configuration.replayBufferLimit {
+                    overflowed.append((subscription.key, subscription.sink))
+                } else {
+                    subscription.held?.append(encoded)
+                }
+            }
+            s.outgoing = outgoing
+            // Dropped once: the connection is closed, its later events are not held for it.
+            for (key, sink) in overflowed where s.index.remove(key) != nil {
+                recordSubscriptions(&s, sink.format, by: -1)
             }
             return n
         }
         metrics.delivered.increment(by: Int64(delivered))
         metrics.headSeq.record(Int64(clamping: encoded.event.seq))
-        for sink in overflowed.values {
+        for sink in Dictionary(overflowed.map { ($0.key.sink, $0.sink) }, uniquingKeysWith: { first, _ in first }).values {
             metrics.sink(sink.format).slowConsumerClosed()
             sink.close(.slowConsumer, reason: "fell behind during replay; resume with fromSeq")
-        }
-    }
-
-    private static func frame(_ e: EncodedEvent, _ format: SinkFormat, _ subscription: String, cache: inout [String: ByteBuffer]) -> ByteBuffer {
-        switch format {
-        case .sse: return e.sse
-        case .webSocket:
-            if let f = cache[subscription] { return f }
-            let f = e.webSocketFrame(subscription: subscription)
-            cache[subscription] = f
-            return f
         }
     }
 
@@ -232,12 +206,7 @@ public final class FanOut: Service {
             if s.sinks.removeValue(forKey: sink.sinkID) != nil {
                 recordConnections(&s, sink.format, by: -1)
             }
-            var removed = 0
-            for key in s.index.keys(ofSink: sink.sinkID) where s.registrations.removeValue(forKey: key) != nil {
-                s.index.remove(key)
-                removed += 1
-            }
-            recordSubscriptions(&s, sink.format, by: -removed)
+            recordSubscriptions(&s, sink.format, by: -s.index.removeAll(ofSink: sink.sinkID))
         }
     }
 
@@ -250,9 +219,7 @@ public final class FanOut: Service {
     func subscribe(_ sink: any EventSink, id: String, filter: EventFilter, replaying: Bool) throws(SubscribeError) -> Seq {
         try state.withLock { s throws(SubscribeError) -> Seq in
             let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
-            guard s.registrations[key] == nil else { throw .duplicateID }
-            s.registrations[key] = Registration(sink: sink, mode: replaying ? .buffering([]) : .live)
-            s.index.insert(key, filter: filter)
+            guard s.index.insert(Subscription(key: key, sink: sink, filter: filter, replaying: replaying)) else { throw .duplicateID }
             recordSubscriptions(&s, sink.format, by: 1)
             return s.lastSeq
         }
@@ -263,14 +230,11 @@ public final class FanOut: Service {
     func goLive(_ sink: any EventSink, id: String, replayedThrough: Seq) {
         state.withLock { s in
             let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
-            guard var registration = s.registrations[key], case .buffering(let pending) = registration.mode else { return }
-            var frames: [String: ByteBuffer] = [:]
-            for encoded in pending where encoded.event.seq > replayedThrough {
-                sink.send(Self.frame(encoded, sink.format, id, cache: &frames))
-                frames.removeAll(keepingCapacity: true)
+            guard let subscription = s.index.subscription(key), let held = subscription.held else { return }
+            for encoded in held where encoded.event.seq > replayedThrough {
+                sink.send(encoded.frame(sink.format, subscription: id))
             }
-            registration.mode = .live
-            s.registrations[key] = registration
+            subscription.held = nil
         }
     }
 
@@ -279,15 +243,14 @@ public final class FanOut: Service {
         state.withLock { s in
             let key = SubscriptionIndex.Key(sink: sink.sinkID, subscription: id)
             s.outgoing.take().send()
-            guard s.registrations.removeValue(forKey: key) != nil else { return false }
-            s.index.remove(key)
+            guard s.index.remove(key) != nil else { return false }
             recordSubscriptions(&s, sink.format, by: -1)
             return true
         }
     }
 
     func subscriptionCount(of sink: any EventSink) -> Int {
-        state.withLock { $0.index.keys(ofSink: sink.sinkID).count }
+        state.withLock { $0.index.count(ofSink: sink.sinkID) }
     }
 
     /// Waits (bounded) until the hub has delivered through `seq`; `false` if it did not get there.
@@ -340,8 +303,9 @@ public final class FanOut: Service {
 struct LoopBatches: Sendable {
     private var batches: [(loop: any EventLoop, writes: [(sink: any EventSink, frame: ByteBuffer)])] = []
 
-    mutating func add(_ sink: any EventSink, _ frame: ByteBuffer) {
-        guard let loop = sink.eventLoop else {
+    /// - Parameter loop: the sink's ``EventSink/eventLoop``, read once by the caller.
+    mutating func add(_ sink: any EventSink, _ loop: (any EventLoop)?, _ frame: ByteBuffer) {
+        guard let loop else {
             sink.send(frame)
             return
         }
@@ -374,6 +338,25 @@ struct LoopBatches: Sendable {
     private static func write(_ writes: [(sink: any EventSink, frame: ByteBuffer)]) {
         for write in writes { write.sink.sendOnLoop(write.frame) }
         for write in writes { write.sink.flushOnLoop() }
+    }
+}
+
+/// One event's frames, made once per subscription id (WebSocket) or once (SSE), whatever the number of subscribers.
+struct FrameCache {
+    private let encoded: EncodedEvent
+    /// Most subscribers share a handful of ids ("default", "s1"): a short list beats hashing each id.
+    private var recent: [(id: String, frame: ByteBuffer)] = []
+    private var more: [String: ByteBuffer] = [:]
+
+    init(_ encoded: EncodedEvent) { self.encoded = encoded }
+
+    mutating func frame(_ format: SinkFormat, _ subscription: String) -> ByteBuffer {
+        guard format == .webSocket else { return encoded.sse }
+        for entry in recent where entry.id == subscription { return entry.frame }
+        if let frame = more[subscription] { return frame }
+        let frame = encoded.webSocketFrame(subscription: subscription)
+        if recent.count < 8 { recent.append((subscription, frame)) } else { more[subscription] = frame }
+        return frame
     }
 }
 

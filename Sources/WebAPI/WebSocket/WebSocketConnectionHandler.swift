@@ -36,6 +36,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     func channelInactive(context: ChannelHandlerContext) {
         pinger?.cancel()
         pinger = nil
+        session.sink.channelClosed()
         session.end()
         context.fireChannelInactive()
     }
@@ -79,6 +80,11 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
         default:
             session.sink.close(.protocolError, reason: "unknown opcode")
         }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        session.sink.writabilityChanged(isWritable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -3,9 +3,10 @@ import NIOWebSocket
 
 /// Writes frames straight to a WebSocket channel on its own event loop: no task per frame.
 ///
-/// Its bound counts every byte handed to the channel and not yet written to the socket (NIO's
-/// outbound buffer included); a frame that would pass it closes the connection with 4008. The hub calls
-/// ``sendOnLoop(_:)`` for all sinks of one event loop in one hop.
+/// Its bound is the channel's write-buffer high watermark, set to the limit: once the bytes handed to
+/// NIO and not yet written to the socket pass it, the channel turns unwritable and the next live frame
+/// closes the connection with 4008 instead of being queued. The hub calls ``sendOnLoop(_:)`` for all
+/// sinks of one event loop in one hop.
 final class WebSocketSink: EventSink {
     let sinkID = SinkIDs.make()
     let format = SinkFormat.webSocket
@@ -15,7 +16,8 @@ final class WebSocketSink: EventSink {
     private let state: NIOLoopBoundBox<State>
 
     private struct State {
-        var pendingBytes = 0
+        /// Past the high watermark: NIO holds more unwritten bytes than the limit.
+        var unwritable = false
         var closed = false
         /// Closed for falling behind: event frames still coming from the hub are counted as dropped.
         var slow = false
@@ -46,7 +48,8 @@ final class WebSocketSink: EventSink {
     func flushOnLoop() {
         guard state.value.unflushed else { return }
         state.value.unflushed = false
-        channel.flush()
+        // From the encoder's context the flush goes straight to the socket, past the handlers above it.
+        if let encoder = state.value.encoder { encoder.flush() } else { channel.flush() }
     }
 
     func sendReplay(_ frames: [ByteBuffer]) async -> Bool {
@@ -67,34 +70,26 @@ final class WebSocketSink: EventSink {
 
     /// Writes a text frame; on the channel's event loop only.
     ///
-    /// The bound is checked against the bytes NIO holds unwritten for the socket, read from the channel
-    /// (`bufferedWritableBytes`), so a live frame costs no future and no callback; a channel without that option
-    /// falls back to counting each write until its future completes.
+    /// A live frame (`bounded`) costs no future and no callback: the bound is the channel's writability,
+    /// which NIO keeps for the bytes it holds unwritten. Replays and control frames return their future,
+    /// which paces a replay.
     @discardableResult
     private func write(_ payload: ByteBuffer, bounded: Bool, flush: Bool = true) -> EventLoopFuture<Void>? {
         guard !state.value.closed else {
             if bounded && state.value.slow { metrics.droppedMessages.increment() }
             return nil
         }
-        let size = payload.readableBytes
-        let buffered = try? channel.syncOptions?.getOption(.bufferedWritableBytes)
-        if bounded && (buffered ?? state.value.pendingBytes) + size > maxPendingBytes {
+        guard bounded else {
+            return channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload))
+        }
+        if state.value.unwritable {
             metrics.slowConsumerClosed()
             state.value.slow = true
+            metrics.droppedMessages.increment()
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
-        guard bounded, buffered != nil else {
-            // Replays and control frames (their future paces a replay), or a channel that cannot tell its
-            // unwritten bytes: then each write is counted until its future completes.
-            let future = channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload))
-            if buffered == nil {
-                state.value.pendingBytes += size
-                future.whenComplete { _ in self.state.value.pendingBytes -= size }
-            }
-            return future
-        }
-        if channel.isActive, let encoder = encoderContext(), let whole = WebSocketWire.wholeFrame(payload) {
+        if let encoder = encoderContext(), let whole = WebSocketWire.wholeFrame(payload) {
             // The hub's frames carry their header: the same bytes for every connection, written past the encoder.
             encoder.write(NIOAny(IOData.byteBuffer(whole)), promise: nil)
         } else {
@@ -103,6 +98,16 @@ final class WebSocketSink: EventSink {
         state.value.unflushed = true
         if flush { flushOnLoop() }
         return nil
+    }
+
+    /// The channel's writability changed (its unwritten bytes crossed a watermark); on the event loop.
+    func writabilityChanged(isWritable: Bool) {
+        state.value.unwritable = !isWritable
+    }
+
+    /// The channel is closed: frames still coming from the hub are dropped; on the event loop.
+    func channelClosed() {
+        state.value.closed = true
     }
 
     /// The context of NIO's `WebSocketFrameEncoder` in this channel, if it has one; on the event loop only.
