@@ -20,34 +20,52 @@ enum ReadQueries {
         ).rows.first.map(block(from:))
     }
 
+    /// The counter and the page in one statement (one round trip): every row carries the count after the
+    /// block's columns, and a page past the end is one row of count and NULLs.
     static func blocks(_ request: PageRequest, on c: isolated PGConnection) throws -> Page<Block> {
-        let count = try counter("blocks", on: c)
-        guard let range = request.positions(count: count) else {
-            return Page(items: [], itemCount: count, request: request)
-        }
-        let rows = try c.query(blocksPage, [String(range.lowerBound), String(range.upperBound)])
-        return Page(items: try rows.rows.map(block(from:)), itemCount: count, request: request)
+        let rows = try c.query(blocksPage, [String(request.page), String(request.limit)]).rows
+        let count = try pageCount(rows, column: 8, "counters.value")
+        return Page(items: try rows.filter { $0[0] != nil }.map(block(from:)), itemCount: count, request: request)
     }
 
-    static let blocksPage = "SELECT \(blockColumns) FROM blocks WHERE pos BETWEEN $1 AND $2 ORDER BY pos DESC"
+    /// `$1` page, `$2` limit; positions as `PageRequest.positions(count:)` computes them, newest first (the
+    /// `least` keeps a huge page number from overflowing: past the count it is past the end anyway).
+    static let blocksPage = """
+        SELECT \(blockColumns.split(separator: ", ").map { "b." + $0 }.joined(separator: ", ")), n.value
+        FROM (SELECT value FROM counters WHERE name = 'blocks') n
+        CROSS JOIN LATERAL (SELECT n.value - least($1::bigint - 1, n.value) * $2::bigint AS hi) r
+        LEFT JOIN LATERAL (SELECT * FROM blocks WHERE pos BETWEEN greatest(1, r.hi - $2::bigint + 1) AND r.hi) b ON true
+        ORDER BY b.pos DESC
+        """
+
+    /// The count a page query carries in `column` of every row (no row: no counter, so nothing stored).
+    private static func pageCount(_ rows: [PGRow], column: Int, _ name: String) throws -> Int {
+        guard let text = rows.first?[column] else { return 0 }
+        guard let count = Int(text) else { throw PostgresError.malformedValue(column: name) }
+        return count
+    }
 
     static func deploy(hash: String, on c: isolated PGConnection) throws -> Deploy? {
         try c.query("SELECT \(deployColumns) FROM deploys WHERE deploy_hash = $1", [hash]).rows.first.map(deploy(from:))
     }
 
+    /// The account's counter and page in one statement, as ``blocks(_:on:)``.
     static func accountDeploys(account: String, _ request: PageRequest, on c: isolated PGConnection) throws -> Page<Deploy> {
-        let count = try c.query("SELECT count FROM account_counters WHERE account = $1", [account]).scalar.flatMap { Int($0) } ?? 0
-        guard let range = request.positions(count: count) else {
-            return Page(items: [], itemCount: count, request: request)
-        }
-        let rows = try c.query(accountDeploysPage, [account, String(range.lowerBound), String(range.upperBound)])
-        return Page(items: try rows.rows.map(deploy(from:)), itemCount: count, request: request)
+        let rows = try c.query(accountDeploysPage, [account, String(request.page), String(request.limit)]).rows
+        let count = try pageCount(rows, column: 7, "account_counters.count")
+        return Page(items: try rows.filter { $0[0] != nil }.map(deploy(from:)), itemCount: count, request: request)
     }
 
+    /// `$1` account, `$2` page, `$3` limit.
     static let accountDeploysPage = """
-        SELECT \(deployColumns.split(separator: ", ").map { "d." + $0 }.joined(separator: ", "))
-        FROM account_deploys a JOIN deploys d ON d.deploy_hash = a.deploy_hash
-        WHERE a.account = $1 AND a.pos BETWEEN $2 AND $3 ORDER BY a.pos DESC
+        SELECT \(deployColumns.split(separator: ", ").map { "x." + $0 }.joined(separator: ", ")), n.count
+        FROM (SELECT count FROM account_counters WHERE account = $1) n
+        CROSS JOIN LATERAL (SELECT n.count - least($2::bigint - 1, n.count) * $3::bigint AS hi) r
+        LEFT JOIN LATERAL (
+            SELECT d.*, a.pos FROM account_deploys a JOIN deploys d ON d.deploy_hash = a.deploy_hash
+            WHERE a.account = $1 AND a.pos BETWEEN greatest(1, r.hi - $3::bigint + 1) AND r.hi
+        ) x ON true
+        ORDER BY x.pos DESC
         """
 
     static func events(after: Seq, limit: Int, filter: EventFilter, on c: isolated PGConnection) throws -> [StoredEvent] {
