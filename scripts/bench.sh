@@ -368,11 +368,11 @@ SQL
   # by position (page, limit and account as literals).
   cols='b.block_hash, b.parent_hash, b."timestamp", b.era_id, b.proposer, b.state, b.height, b.deploys::text'
   blocks_sql() { # blocks_sql PAGE LIMIT
-    echo "SELECT $cols, n.value FROM (SELECT value FROM counters WHERE name = 'blocks') n CROSS JOIN LATERAL (SELECT n.value - least($1::bigint - 1, n.value) * $2::bigint AS hi) r LEFT JOIN LATERAL (SELECT * FROM blocks WHERE pos BETWEEN greatest(1, r.hi - $2::bigint + 1) AND r.hi) b ON true ORDER BY b.pos DESC;"
+    echo "SELECT $cols, n.value FROM (SELECT value FROM counters WHERE name = 'blocks') n CROSS JOIN LATERAL (SELECT n.value - least($1::bigint - 1, n.value) * $2::bigint AS hi) r LEFT JOIN LATERAL (SELECT * FROM blocks WHERE pos <= r.hi ORDER BY pos DESC LIMIT $2::bigint) b ON true ORDER BY b.pos DESC;"
   }
   blocks_sql 1 10 >"$WORK/page1.sql"
   blocks_sql "$deep_page" 10 >"$WORK/deep.sql"
-  echo "SELECT x.deploy_hash, x.account, x.state, x.cost, x.error_message, x.block_hash, x.\"timestamp\", n.count FROM (SELECT count FROM account_counters WHERE account = '$account') n CROSS JOIN LATERAL (SELECT n.count - least(1::bigint - 1, n.count) * 10::bigint AS hi) r LEFT JOIN LATERAL (SELECT d.*, a.pos FROM account_deploys a JOIN deploys d ON d.deploy_hash = a.deploy_hash WHERE a.account = '$account' AND a.pos BETWEEN greatest(1, r.hi - 10::bigint + 1) AND r.hi) x ON true ORDER BY x.pos DESC;" >"$WORK/account.sql"
+  echo "SELECT x.deploy_hash, x.account, x.state, x.cost, x.error_message, x.block_hash, x.\"timestamp\", n.count FROM (SELECT count FROM account_counters WHERE account = '$account') n CROSS JOIN LATERAL (SELECT n.count - least(1::bigint - 1, n.count) * 10::bigint AS hi) r LEFT JOIN LATERAL (SELECT d.*, a.pos FROM account_deploys a JOIN deploys d ON d.deploy_hash = a.deploy_hash WHERE a.account = '$account' AND a.pos <= r.hi ORDER BY a.pos DESC LIMIT 10) x ON true ORDER BY x.pos DESC;" >"$WORK/account.sql"
   pgbench_run page1 "$WORK/page1.sql"
   pgbench_run deep "$WORK/deep.sql"
   pgbench_run account "$WORK/account.sql"

@@ -28,13 +28,15 @@ enum ReadQueries {
         return Page(items: try rows.filter { $0[0] != nil }.map(block(from:)), itemCount: count, request: request)
     }
 
-    /// `$1` page, `$2` limit; positions as `PageRequest.positions(count:)` computes them, newest first (the
-    /// `least` keeps a huge page number from overflowing: past the count it is past the end anyway).
+    /// `$1` page, `$2` limit; positions as `PageRequest.positions(count:)` computes them, newest first: positions
+    /// are dense, so the `limit` highest at or below the page's top are its rows. `ORDER BY … LIMIT` (not
+    /// `BETWEEN`) tells the planner it reads `limit` rows, so it walks the index even when it cannot know the
+    /// bounds in advance; `least` keeps a huge page number from overflowing (past the count it is past the end).
     static let blocksPage = """
         SELECT \(blockColumns.split(separator: ", ").map { "b." + $0 }.joined(separator: ", ")), n.value
         FROM (SELECT value FROM counters WHERE name = 'blocks') n
         CROSS JOIN LATERAL (SELECT n.value - least($1::bigint - 1, n.value) * $2::bigint AS hi) r
-        LEFT JOIN LATERAL (SELECT * FROM blocks WHERE pos BETWEEN greatest(1, r.hi - $2::bigint + 1) AND r.hi) b ON true
+        LEFT JOIN LATERAL (SELECT * FROM blocks WHERE pos <= r.hi ORDER BY pos DESC LIMIT $2::bigint) b ON true
         ORDER BY b.pos DESC
         """
 
@@ -63,7 +65,7 @@ enum ReadQueries {
         CROSS JOIN LATERAL (SELECT n.count - least($2::bigint - 1, n.count) * $3::bigint AS hi) r
         LEFT JOIN LATERAL (
             SELECT d.*, a.pos FROM account_deploys a JOIN deploys d ON d.deploy_hash = a.deploy_hash
-            WHERE a.account = $1 AND a.pos BETWEEN greatest(1, r.hi - $3::bigint + 1) AND r.hi
+            WHERE a.account = $1 AND a.pos <= r.hi ORDER BY a.pos DESC LIMIT $3::bigint
         ) x ON true
         ORDER BY x.pos DESC
         """
@@ -124,15 +126,47 @@ enum ReadQueries {
             .rows.first.map(checkpoint(from:))
     }
 
-    private static func counter(_ name: String, on c: isolated PGConnection) throws -> Int {
-        try c.query("SELECT value FROM counters WHERE name = $1", [name]).scalar.flatMap { Int($0) } ?? 0
-    }
-
     // MARK: Rows
 
+    /// A `jsonb` array of strings as PostgreSQL prints it (`["a", "b"]`). Deploy hashes have no escapes, so
+    /// they are cut out of the bytes directly; text with a backslash goes through `JSONDecoder`.
+    static func stringArray(_ text: String) -> [String]? {
+        var text = text
+        return text.withUTF8 { bytes -> [String]? in
+            guard !bytes.contains(UInt8(ascii: "\\")) else {
+                return try? JSONDecoder().decode([String].self, from: Data(bytes))
+            }
+            var i = 0
+            func skipSpaces() { while i < bytes.count, bytes[i] == UInt8(ascii: " ") { i += 1 } }
+            func take(_ byte: UInt8) -> Bool {
+                guard i < bytes.count, bytes[i] == byte else { return false }
+                i += 1
+                return true
+            }
+            var out: [String] = []
+            skipSpaces()
+            guard take(UInt8(ascii: "[")) else { return nil }
+            skipSpaces()
+            if !take(UInt8(ascii: "]")) {
+                repeat {
+                    skipSpaces()
+                    guard take(UInt8(ascii: "\"")) else { return nil }
+                    let start = i
+                    while i < bytes.count, bytes[i] != UInt8(ascii: "\"") { i += 1 }
+                    guard i < bytes.count else { return nil }
+                    out.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+                    i += 1
+                    skipSpaces()
+                } while take(UInt8(ascii: ","))
+                guard take(UInt8(ascii: "]")) else { return nil }
+            }
+            skipSpaces()
+            return i == bytes.count ? out : nil
+        }
+    }
+
     static func block(from row: PGRow) throws -> Block {
-        let deploysJSON = try row.text(7, "blocks.deploys")
-        guard let deploys = try? JSONDecoder().decode([String].self, from: Data(deploysJSON.utf8)) else {
+        guard let deploys = stringArray(try row.text(7, "blocks.deploys")) else {
             throw PostgresError.malformedValue(column: "blocks.deploys")
         }
         return Block(

@@ -134,7 +134,7 @@ import Testing
     @Test("one store waits for its own head")
     func minSeqOneStore() async throws {
         let store = InMemoryEventStore()
-        _ = try await store.store([Synthetic.block(height: 1, era: 0)], checkpoints: [])
+        _ = await store.store([Synthetic.block(height: 1, era: 0)], checkpoints: [])
         #expect(try await store.reader(applied: 1, within: .zero).status().headSeq == 1)
         await #expect(throws: ReadConsistencyError.self) { try await store.reader(applied: 2, within: .milliseconds(30)) }
     }

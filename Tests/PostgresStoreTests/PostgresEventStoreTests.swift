@@ -155,3 +155,19 @@ import Testing
         }
     }
 }
+
+/// The `deploys` column as PostgreSQL prints a `jsonb` array, read without a JSON decoder.
+@Suite struct StringArrayTests {
+    @Test("arrays of strings as jsonb prints them, with escapes through the decoder; anything else is refused", arguments: [
+        ("[]", []), (#"["a"]"#, ["a"]), (#"["a", "b"]"#, ["a", "b"]), (#"["a","b"]"#, ["a", "b"]), (#"["", "c"]"#, ["", "c"]),
+        (#"["a\"b", "c\\d"]"#, [#"a"b"#, #"c\d"#]),
+    ] as [(String, [String])])
+    func arrays(text: String, strings: [String]) {
+        #expect(ReadQueries.stringArray(text) == strings)
+    }
+
+    @Test("malformed arrays are refused", arguments: [#"["a""#, "[1]", #""x""#, #"["a" "b"]"#, #"["a",]"#, "", "{}"])
+    func malformed(text: String) {
+        #expect(ReadQueries.stringArray(text) == nil)
+    }
+}

@@ -107,6 +107,21 @@ import Testing
         #expect(big.closeCode(try big.written()) == CloseCode.tooBig.rawValue)
     }
 
+    @Test("a connection past its unwritten-bytes bound is closed with 4008 at the next live frame, which is not queued")
+    func slowConsumer() throws {
+        let c = try Connection()
+        c.sink.sendOnLoop(WebSocketWire.textFrame("one"))
+        c.sink.flushOnLoop()
+        #expect(try c.texts() == ["one"])
+        // NIO turns the channel unwritable once its unwritten bytes pass the high watermark (the bound).
+        c.channel.isWritable = false
+        c.channel.pipeline.fireChannelWritabilityChanged()
+        c.sink.sendOnLoop(WebSocketWire.textFrame("two"))
+        let frames = try c.written()
+        #expect(!frames.contains { $0.opcode == .text }, "the frame over the bound is dropped, not queued")
+        #expect(c.closeCode(frames) == CloseCode.slowConsumer.rawValue)
+    }
+
     @Test("the connection counts against the replica while open and not after; the shortcut subscribes at once")
     func lifecycle() throws {
         let c = try Connection(shortcut: (filter: EventFilter(topics: [.deploys]), fromSeq: nil))

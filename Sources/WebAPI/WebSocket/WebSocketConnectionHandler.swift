@@ -94,6 +94,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private func open(_ context: ChannelHandlerContext) {
         guard !opened else { return }
         opened = true
+        session.sink.applyBound()
         session.open()
         schedulePing(context)
     }

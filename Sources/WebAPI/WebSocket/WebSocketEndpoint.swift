@@ -28,9 +28,6 @@ struct WebSocketEndpoint: Sendable {
         let shortcut = (try? Self.shortcut(URI(uri))) ?? nil
         let sink = WebSocketSink(channel: channel, maxPendingBytes: limits.maxPendingBytes, metrics: hub.sinkMetrics(.webSocket))
         let session = WebSocketSession(hub: hub, sink: sink, limits: limits, logger: logger, shortcut: shortcut)
-        // The slow-consumer bound: past this many unwritten bytes the channel turns unwritable (see WebSocketSink).
-        let high = max(limits.maxPendingBytes, 2)
-        try channel.syncOptions?.setOption(.writeBufferWaterMark, value: ChannelOptions.Types.WriteBufferWaterMark(low: high / 2, high: high))
         try channel.pipeline.syncOperations.addHandler(WebSocketConnectionHandler(session: session, limits: limits))
     }
 

@@ -100,6 +100,12 @@ final class WebSocketSink: EventSink {
         return nil
     }
 
+    /// Makes the bound the channel's high watermark; on the event loop, once the connection is upgraded.
+    func applyBound() {
+        let high = max(maxPendingBytes, 2)
+        try? channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+    }
+
     /// The channel's writability changed (its unwritten bytes crossed a watermark); on the event loop.
     func writabilityChanged(isWritable: Bool) {
         state.value.unwritable = !isWritable
