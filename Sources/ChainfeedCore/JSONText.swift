@@ -2,8 +2,8 @@ import Foundation
 
 /// Compact JSON encoding for payloads that are built once and shared by every reader.
 ///
-/// The REST records (``Block``, ``Deploy``) and string literals are written by hand: they are on every page
-/// read and every stored event, where Foundation's `JSONEncoder` was most of the CPU. The output is the
+/// The records (``Block``, ``Deploy``, ``FinalitySignature``, ``Step``, ``Fault``) and string literals are written
+/// by hand: they are on every page read and every stored event, where Foundation's `JSONEncoder` was most of the CPU. The output is the
 /// same bytes `JSONEncoder` gives with sorted keys and unescaped slashes (the tests hold the two equal).
 package enum JSONText {
     static let encoder: JSONEncoder = {
@@ -101,6 +101,12 @@ struct JSONObjectWriter {
         text += String(value)
     }
 
+    /// A number, left out when there is none (as a synthesized `Encodable` does).
+    mutating func number(_ name: String, _ value: UInt64?) {
+        guard let value else { return }
+        number(name, value)
+    }
+
     mutating func strings(_ name: String, _ values: [String]) {
         key(name)
         text += "["
@@ -142,6 +148,36 @@ extension Deploy: JSONTextRecord {
         o.stringOrNull("errorMessage", errorMessage)
         o.string("state", state.rawValue)
         o.stringOrNull("timestamp", timestamp)
+        return o.end()
+    }
+}
+
+extension FinalitySignature: JSONTextRecord {
+    package var jsonText: String {
+        var o = JSONObjectWriter()
+        o.string("blockHash", blockHash)
+        o.number("blockHeight", blockHeight)
+        o.number("eraId", eraId)
+        o.string("publicKey", publicKey)
+        o.string("signature", signature)
+        return o.end()
+    }
+}
+
+extension Step: JSONTextRecord {
+    package var jsonText: String {
+        var o = JSONObjectWriter()
+        o.number("eraId", eraId)
+        return o.end()
+    }
+}
+
+extension Fault: JSONTextRecord {
+    package var jsonText: String {
+        var o = JSONObjectWriter()
+        o.number("eraId", eraId)
+        o.string("publicKey", publicKey)
+        o.string("timestamp", timestamp)
         return o.end()
     }
 }

@@ -18,7 +18,7 @@ import Testing
         #expect(JSONText.quote(s) == (try reference(s)))
     }
 
-    @Test("a block and a deploy are written as their Encodable conformance writes them, nil fields included")
+    @Test("every record is written as its Encodable conformance writes them, nil fields included")
     func records() throws {
         for s in Self.strings {
             let block = Block(blockHash: s, parentHash: "p", timestamp: s, eraId: 7, proposer: s, height: UInt64.max, deploys: [s, "x"])
@@ -29,6 +29,13 @@ import Testing
             #expect(JSONText.encode(full) == (try reference(full)))
             let bare = Deploy(deployHash: s, state: .accepted)
             #expect(JSONText.encode(bare) == (try reference(bare)))
+            for height in [nil, UInt64(12)] {
+                let signature = FinalitySignature(blockHash: s, blockHeight: height, eraId: 3, publicKey: s, signature: "sig")
+                #expect(JSONText.encode(signature) == (try reference(signature)))
+            }
+            #expect(JSONText.encode(Step(eraId: 9)) == (try reference(Step(eraId: 9))))
+            let fault = Fault(eraId: 1, publicKey: s, timestamp: s)
+            #expect(JSONText.encode(fault) == (try reference(fault)))
         }
     }
 }
