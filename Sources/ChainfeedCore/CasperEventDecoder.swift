@@ -63,19 +63,17 @@ private struct Envelope: Decodable {
     var payload: NodeEvent.Payload
 
     init(from decoder: any Decoder) throws {
-        if let s = try? decoder.singleValueContainer().decode(String.self) {
+        // Objects first: nearly every message is one, and a failed attempt costs a DecodingError.
+        guard let c = try? decoder.container(keyedBy: AnyKey.self) else {
+            guard let s = try? decoder.singleValueContainer().decode(String.self) else {
+                throw CasperDecodeError.notAnEvent(reason: "not a JSON object")
+            }
             guard s == EventKind.shutdown.rawValue else {
                 throw CasperDecodeError.notAnEvent(reason: "a bare string that is not \"Shutdown\"")
             }
             kind = s
             payload = .shutdown
             return
-        }
-        let c: KeyedDecodingContainer<AnyKey>
-        do {
-            c = try decoder.container(keyedBy: AnyKey.self)
-        } catch {
-            throw CasperDecodeError.notAnEvent(reason: "not a JSON object")
         }
         guard c.allKeys.count == 1, let key = c.allKeys.first else {
             throw CasperDecodeError.notAnEvent(reason: "expected one top-level key, found \(c.allKeys.count)")

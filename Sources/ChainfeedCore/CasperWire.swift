@@ -13,11 +13,12 @@ struct WireTransactionHash: Decodable {
     var hash: String
 
     init(from decoder: any Decoder) throws {
-        if let s = try? decoder.singleValueContainer().decode(String.self) {
-            hash = s
+        // 2.0 wraps the hash in an object (`{"Version1": hex}`), the common case: tried first, as a failed
+        // attempt costs a DecodingError.
+        guard let c = try? decoder.container(keyedBy: AnyKey.self) else {
+            hash = try decoder.singleValueContainer().decode(String.self)
             return
         }
-        let c = try decoder.container(keyedBy: AnyKey.self)
         guard let key = c.allKeys.first else {
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "empty transaction hash"))
         }
