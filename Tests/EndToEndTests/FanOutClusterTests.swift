@@ -123,16 +123,11 @@ import WSClient
                 _ = try await HTTP.waitFor("\(base)/events?after=900&limit=1", timeout: .seconds(180)) { ($0["data"] as? [Any])?.isEmpty == false }
                 try await redis.start()
                 // The replica noticed: its subscriber lost the connection and made a new one.
-                let deadline = ContinuousClock.now + .seconds(60)
-                var reconnected = false
-                while !reconnected, ContinuousClock.now < deadline {
-                    let metrics = try await HTTP.text("\(base)/metrics")
-                    reconnected = metrics.split(separator: "\n").contains {
-                        $0.hasPrefix("chainfeed_redis_reconnects_total") && $0.contains("subscriber") && !$0.hasSuffix(" 0")
-                    }
-                    if !reconnected { try await Task.sleep(for: .milliseconds(250)) }
+                func subscriberReconnected(_ scrape: Scrape) -> Bool {
+                    scrape.samples.contains { $0.key.hasPrefix("chainfeed_redis_reconnects_total") && $0.key.contains("subscriber") && $0.value > 0 }
                 }
-                #expect(reconnected, "the replica's Redis subscriber never reconnected")
+                let scrape = try await Scrape.until(base, subscriberReconnected)
+                #expect(subscriberReconnected(scrape), "the replica's Redis subscriber never reconnected")
             }
         } catch {
             await redis.remove()

@@ -92,11 +92,8 @@ import WSClient
         _ = try await HTTP.waitFor("\(base)/blocks?limit=1") { ($0["itemCount"] as? Int ?? 0) >= 1 }
         let stalled = try RawWebSocket(port: port, path: "/ws?topics=all")
         defer { stalled.close() }
-        let deadline = ContinuousClock.now + .seconds(60)
-        var scrape = try await Scrape(base)
-        while ContinuousClock.now < deadline, scrape.sum("chainfeed_ws_slow_consumer_closes_total") == 0 || scrape.sum("chainfeed_ws_dropped_messages_total") == 0 {
-            try await Task.sleep(for: .milliseconds(500))
-            scrape = try await Scrape(base)
+        let scrape = try await Scrape.until(base, every: .milliseconds(500)) {
+            $0.sum("chainfeed_ws_slow_consumer_closes_total") > 0 && $0.sum("chainfeed_ws_dropped_messages_total") > 0
         }
         #expect(scrape.sum("chainfeed_ws_slow_consumer_closes_total") >= 1)
         #expect(scrape.sum("chainfeed_ws_dropped_messages_total") >= 1)
@@ -121,11 +118,8 @@ import WSClient
         #expect(before.sum("chainfeed_node_streams_connected") == 2)
         let victim = try #require(ports.firstIndex { streaming.hasPrefix("http://127.0.0.1:\($0)/") })
         nodes[victim].stop()
-        let deadline = ContinuousClock.now + .seconds(60)
-        var after = try await Scrape(base)
-        while ContinuousClock.now < deadline, after.sum("chainfeed_node_switches_total") == 0 || after.sum("chainfeed_node_reconnects_total") == 0 {
-            try await Task.sleep(for: .milliseconds(250))
-            after = try await Scrape(base)
+        let after = try await Scrape.until(base) {
+            $0.sum("chainfeed_node_switches_total") > 0 && $0.sum("chainfeed_node_reconnects_total") > 0
         }
         #expect(after.sum("chainfeed_node_switches_total") >= 1)
         #expect(after.sum("chainfeed_node_reconnects_total") > before.sum("chainfeed_node_reconnects_total"))
@@ -232,6 +226,19 @@ struct Scrape {
             samples[String(line[..<space])] = value
         }
         self.samples = samples
+    }
+
+    /// Scrapes `base` until `done` holds or `timeout` passes, and returns the last scrape for the caller to assert on.
+    static func until(
+        _ base: String, timeout: Duration = .seconds(60), every interval: Duration = .milliseconds(250), _ done: (Scrape) -> Bool
+    ) async throws -> Scrape {
+        let deadline = ContinuousClock.now + timeout
+        var scrape = try await Scrape(base)
+        while ContinuousClock.now < deadline, !done(scrape) {
+            try await Task.sleep(for: interval)
+            scrape = try await Scrape(base)
+        }
+        return scrape
     }
 
     var sampleCount: Int { samples.count }
