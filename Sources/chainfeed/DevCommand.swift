@@ -31,8 +31,7 @@ struct DevCommand: AsyncParsableCommand {
 
     @OptionGroup var redis: RedisOptions
 
-    @Option(help: "Bytes a connection may have unwritten before it is closed as a slow consumer (4008).")
-    var maxPendingBytes: Int = 1 << 20
+    @OptionGroup var pending: PendingBytesOption
 
     @OptionGroup var simulator: SimulatorOptions
     @OptionGroup var common: CommonOptions
@@ -47,9 +46,8 @@ struct DevCommand: AsyncParsableCommand {
         // Backends first: the bus makes its metric handles and logger when created.
         Observability.bootstrap(logLevel: logLevel)
         let redisBus = try redis.bus()
-        guard (1024...(1 << 30)).contains(maxPendingBytes) else { throw CLIError("--max-pending-bytes must be in 1024…1073741824") }
         var limits = WebSocketLimits()
-        limits.maxPendingBytes = maxPendingBytes
+        limits.maxPendingBytes = try pending.validated()
         var simulatorConfiguration: SimulatedNode.Configuration?
         if nodes.isEmpty {
             let simulatorPort = try freeLoopbackPort()

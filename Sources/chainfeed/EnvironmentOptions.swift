@@ -94,3 +94,15 @@ struct RedisOptions: ParsableArguments {
         }
     }
 }
+
+/// The slow-consumer bound of every command that serves live streams (`dev`, `serve`).
+struct PendingBytesOption: ParsableArguments {
+    @Option(help: "Bytes a connection may have unwritten before it is closed as a slow consumer (4008).")
+    var maxPendingBytes: Int = 1 << 20
+
+    /// The bound, checked.
+    func validated() throws -> Int {
+        guard (1024...(1 << 30)).contains(maxPendingBytes) else { throw CLIError("--max-pending-bytes must be in 1024…1073741824") }
+        return maxPendingBytes
+    }
+}

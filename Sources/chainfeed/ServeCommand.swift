@@ -39,8 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Connections (WebSocket and SSE) this replica accepts.")
     var maxConnections: Int = 10_000
 
-    @Option(help: "Bytes a connection may have unwritten before it is closed as a slow consumer (4008).")
-    var maxPendingBytes: Int = 1 << 20
+    @OptionGroup var pending: PendingBytesOption
 
     @Option(help: "Address to serve HTTP on (env: CHAINFEED_HOST).")
     var host: String?
@@ -113,11 +112,10 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...(16 << 20)).contains(maxFrameSize) else { throw CLIError("--max-frame-size must be in 1…16777216") }
         guard (1...10_000).contains(maxSubscriptions) else { throw CLIError("--max-subscriptions must be in 1…10000") }
         guard (1...1_000_000).contains(maxConnections) else { throw CLIError("--max-connections must be in 1…1000000") }
-        guard (1024...(1 << 30)).contains(maxPendingBytes) else { throw CLIError("--max-pending-bytes must be in 1024…1073741824") }
         limits.maxFrameSize = maxFrameSize
         limits.maxSubscriptionsPerConnection = maxSubscriptions
         limits.maxConnections = maxConnections
-        limits.maxPendingBytes = maxPendingBytes
+        limits.maxPendingBytes = try pending.validated()
         return limits
     }
 
