@@ -160,6 +160,7 @@ import Testing
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
         let hub = FanOut(reader: InMemoryEventStore(), bus: nil, logger: Logger(label: "test"))
         let sink = WebSocketSink(channel: channel, maxPendingBytes: 1 << 20, metrics: hub.sinkMetrics(.webSocket))
+        sink.upgraded()
         let frame = WebSocketWire.textFrame(#"{"type":"event"}"#)
         sink.sendOnLoop(frame)
         sink.flushOnLoop()

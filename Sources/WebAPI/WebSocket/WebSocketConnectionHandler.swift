@@ -94,7 +94,7 @@ final class WebSocketConnectionHandler: ChannelInboundHandler, RemovableChannelH
     private func open(_ context: ChannelHandlerContext) {
         guard !opened else { return }
         opened = true
-        session.sink.applyBound()
+        session.sink.upgraded()
         session.open()
         schedulePing(context)
     }

@@ -23,9 +23,8 @@ final class WebSocketSink: EventSink {
         var slow = false
         /// Frames written by ``sendOnLoop(_:)`` and not flushed yet.
         var unflushed = false
-        /// NIO's frame encoder's context: whole frames written from it skip the encoder (looked up once).
+        /// NIO's frame encoder's context, found by ``upgraded()``: whole frames written from it skip the encoder.
         var encoder: ChannelHandlerContext?
-        var encoderLooked = false
     }
 
     init(channel: any Channel, maxPendingBytes: Int, metrics: SinkMetrics) {
@@ -89,7 +88,7 @@ final class WebSocketSink: EventSink {
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
-        if let encoder = encoderContext(), let whole = WebSocketWire.wholeFrame(payload) {
+        if let encoder = state.value.encoder, let whole = WebSocketWire.wholeFrame(payload) {
             // The hub's frames carry their header: the same bytes for every connection, written past the encoder.
             encoder.write(NIOAny(IOData.byteBuffer(whole)), promise: nil)
         } else {
@@ -100,10 +99,12 @@ final class WebSocketSink: EventSink {
         return nil
     }
 
-    /// Makes the bound the channel's high watermark; on the event loop, once the connection is upgraded.
-    func applyBound() {
+    /// The connection is upgraded and its frame codec in place (on the event loop): makes the bound the
+    /// channel's high watermark, and finds the frame encoder that whole frames are written past.
+    func upgraded() {
         let high = max(maxPendingBytes, 2)
         try? channel.syncOptions?.setOption(.writeBufferWaterMark, value: .init(low: high / 2, high: high))
+        state.value.encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
     }
 
     /// The channel's writability changed (its unwritten bytes crossed a watermark); on the event loop.
@@ -114,15 +115,6 @@ final class WebSocketSink: EventSink {
     /// The channel is closed: frames still coming from the hub are dropped; on the event loop.
     func channelClosed() {
         state.value.closed = true
-    }
-
-    /// The context of NIO's `WebSocketFrameEncoder` in this channel, if it has one; on the event loop only.
-    private func encoderContext() -> ChannelHandlerContext? {
-        if !state.value.encoderLooked {
-            state.value.encoderLooked = true
-            state.value.encoder = try? channel.pipeline.syncOperations.context(handlerType: WebSocketFrameEncoder.self)
-        }
-        return state.value.encoder
     }
 
     func close(_ code: CloseCode, reason: String) {
