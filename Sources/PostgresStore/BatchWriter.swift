@@ -2,10 +2,11 @@ import ChainfeedCore
 
 /// The statements of one `store` transaction: lock the head, read what the plan needs, write it all at once.
 ///
-/// A batch costs at most six statements between `BEGIN` and `COMMIT`, whatever its size: the counters row
+/// A batch costs at most seven statements between `BEGIN` and `COMMIT`, whatever its size: the counters row
 /// lock (which also serialises any two writers), the lock check, the stored dedup keys, the stored deploys,
-/// the account counts, and one statement whose data-modifying CTEs insert events, blocks, deploys, account
-/// entries, counters and checkpoints from array parameters (`unnest($1::text[], …)`).
+/// the account counts, a `COPY` of the new events (the bulk of the bytes, on PostgreSQL's cheapest insert
+/// path), and one statement whose data-modifying CTEs insert blocks, deploys, account entries, counters and
+/// checkpoints from array parameters (`unnest($1::text[], …)`).
 enum BatchWriter {
     /// Identifies the writer-lock session that must still hold the lock when the batch commits.
     struct LockToken: Sendable, Equatable {
@@ -59,11 +60,15 @@ enum BatchWriter {
         }
         let numbered = BatchPlan.number(changes.accountLinks, counts: counts)
 
-        let written = try c.query(writeStatement, parameters(plan, changes.deploys, numbered, checkpoints))
-        let inserted = Int(written.scalar ?? "") ?? -1
-        guard inserted == plan.stored.count else {
-            throw PostgresError.concurrentWriter(planned: plan.stored.count, inserted: inserted)
+        if !plan.stored.isEmpty {
+            // The dedup keys were read under the counters lock, so none of these rows exists: a plain COPY, the
+            // bulk path, where a unique violation can only mean a second writer (and rolls the batch back).
+            let inserted = try c.copy(copyEvents, eventRows(plan))
+            guard inserted == plan.stored.count else {
+                throw PostgresError.concurrentWriter(planned: plan.stored.count, inserted: inserted)
+            }
         }
+        try c.query(writeStatement, parameters(plan, changes.deploys, numbered, checkpoints))
         return StoreResult(stored: plan.stored, duplicates: plan.duplicates)
     }
 
@@ -79,25 +84,36 @@ enum BatchWriter {
         guard held.scalar == "t" else { throw PostgresError.writerLockLost }
     }
 
+    static let copyEvents = """
+        COPY events (seq, dedup_key, kind, topic, raw, data, account, proposer, block_hash, deploy_hash, era_id) FROM STDIN
+        """
+
+    /// The new events as COPY rows, in `seq` order.
+    private static func eventRows(_ plan: BatchPlan) -> PGCopyText {
+        var rows = PGCopyText(reservingCapacity: plan.stored.reduce(0) { $0 + $1.raw.utf8.count + $1.data.utf8.count + 256 })
+        for (event, key) in zip(plan.stored, plan.storedKeys) {
+            rows.field(event.seq)
+            rows.field(key)
+            rows.field(event.kind)
+            rows.field(event.topic?.rawValue)
+            rows.field(event.raw)
+            rows.field(event.data)
+            rows.field(event.keys.account)
+            rows.field(event.keys.proposer)
+            rows.field(event.keys.blockHash)
+            rows.field(event.keys.deployHash)
+            rows.field(event.keys.eraId)
+            rows.endRow()
+        }
+        return rows
+    }
+
     private static func parameters(
         _ plan: BatchPlan, _ deploys: [Deploy], _ accounts: (entries: [BatchPlan.AccountEntry], counts: [(account: String, count: Int64)]),
         _ checkpoints: [NodeCheckpoint]
     ) -> [String?] {
-        let events = plan.stored
         let blocks = plan.blocks.map(\.block)
         return [
-            PGArray.literal(events.map(\.seq)),
-            PGArray.literal(plan.storedKeys),
-            PGArray.literal(events.map(\.kind)),
-            PGArray.literal(events.map { $0.topic?.rawValue }),
-            PGArray.literal(events.map(\.raw)),
-            PGArray.literal(events.map(\.data)),
-            PGArray.literal(events.map(\.keys.account)),
-            PGArray.literal(events.map(\.keys.proposer)),
-            PGArray.literal(events.map(\.keys.blockHash)),
-            PGArray.literal(events.map(\.keys.deployHash)),
-            PGArray.literal(events.map(\.keys.eraId)),
-
             PGArray.literal(blocks.map(\.blockHash)),
             PGArray.literal(plan.blocks.map(\.pos)),
             PGArray.literal(blocks.map(\.height)),
@@ -132,48 +148,42 @@ enum BatchWriter {
         ]
     }
 
-    /// Every write of a batch in one statement; data-modifying CTEs always run to completion.
+    /// Every write of a batch but the events in one statement; data-modifying CTEs always run to completion.
     static let writeStatement = """
-        WITH new_events AS (
-            INSERT INTO events (seq, dedup_key, kind, topic, raw, data, account, proposer, block_hash, deploy_hash, era_id)
-            SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                                 $7::text[], $8::text[], $9::text[], $10::text[], $11::numeric[])
-            ON CONFLICT (dedup_key) DO NOTHING
-            RETURNING 1),
-        new_blocks AS (
+        WITH new_blocks AS (
             INSERT INTO blocks (block_hash, pos, height, parent_hash, "timestamp", era_id, proposer, state, deploys)
-            SELECT * FROM unnest($12::text[], $13::bigint[], $14::numeric[], $15::text[], $16::text[], $17::numeric[],
-                                 $18::text[], $19::text[], $20::jsonb[])
+            SELECT * FROM unnest($1::text[], $2::bigint[], $3::numeric[], $4::text[], $5::text[], $6::numeric[],
+                                 $7::text[], $8::text[], $9::jsonb[])
             RETURNING 1),
         merged_deploys AS (
             INSERT INTO deploys (deploy_hash, account, state, cost, error_message, block_hash, "timestamp")
-            SELECT * FROM unnest($21::text[], $22::text[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[])
+            SELECT * FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[])
             ON CONFLICT (deploy_hash) DO UPDATE SET account = EXCLUDED.account, state = EXCLUDED.state,
                 cost = EXCLUDED.cost, error_message = EXCLUDED.error_message, block_hash = EXCLUDED.block_hash,
                 "timestamp" = EXCLUDED."timestamp"
             RETURNING 1),
         account_entries AS (
             INSERT INTO account_deploys (account, pos, deploy_hash)
-            SELECT * FROM unnest($28::text[], $29::bigint[], $30::text[])
+            SELECT * FROM unnest($17::text[], $18::bigint[], $19::text[])
             RETURNING 1),
         account_counts AS (
             INSERT INTO account_counters (account, count)
-            SELECT * FROM unnest($31::text[], $32::bigint[])
+            SELECT * FROM unnest($20::text[], $21::bigint[])
             ON CONFLICT (account) DO UPDATE SET count = EXCLUDED.count
             RETURNING 1),
         head AS (
-            UPDATE counters SET value = CASE name WHEN 'seq' THEN $33::bigint ELSE $34::bigint END
+            UPDATE counters SET value = CASE name WHEN 'seq' THEN $22::bigint ELSE $23::bigint END
             WHERE name IN ('seq', 'blocks')
             RETURNING 1),
         saved_checkpoints AS (
             INSERT INTO checkpoints (stream, last_event_id, head_height, missed_events, updated_at)
             SELECT stream, last_event_id, head_height, missed_events, now()
-            FROM unnest($35::text[], $36::bigint[], $37::numeric[], $38::numeric[])
+            FROM unnest($24::text[], $25::bigint[], $26::numeric[], $27::numeric[])
                 AS c(stream, last_event_id, head_height, missed_events)
             ON CONFLICT (stream) DO UPDATE SET last_event_id = EXCLUDED.last_event_id,
                 head_height = EXCLUDED.head_height, missed_events = EXCLUDED.missed_events,
                 updated_at = EXCLUDED.updated_at
             RETURNING 1)
-        SELECT count(*) FROM new_events
+        SELECT 1
         """
 }

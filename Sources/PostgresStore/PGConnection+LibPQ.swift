@@ -49,16 +49,46 @@ extension PGConnection {
             PQsendQueryParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
         }
         guard sent == 1 else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
+        return try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
+    }
+
+    /// Runs a `COPY … FROM STDIN` statement with `data` in COPY's text format; returns the rows copied.
+    static func copyIn(_ handle: OpaquePointer, _ sql: String, _ data: [UInt8], budget: Duration?) throws -> Int {
+        guard PQsendQueryParams(handle, sql, 0, nil, nil, nil, nil, 0) == 1 else {
+            throw PostgresError.connectionLost(message: errorMessage(handle))
+        }
         let deadline = budget.map { ContinuousClock.now + $0 + clientGrace }
-        var outcome: Result<PGRows, PostgresError>?
-        while true {
-            while PQisBusy(handle) == 1 {
-                try waitForInput(handle, deadline: deadline, budget: budget)
-                guard PQconsumeInput(handle) == 1 else {
-                    throw PostgresError.connectionLost(message: errorMessage(handle))
+        guard let started = try nextResult(handle, deadline: deadline, budget: budget) else {
+            throw PostgresError.unsupportedResult(status: "no result for COPY")
+        }
+        guard PQresultStatus(started) == PGRES_COPY_IN else {
+            // The statement failed before any data (a missing table, say): report the server's error.
+            let failure = convert(started, handle)
+            _ = try? collect(handle, deadline: deadline, budget: budget)
+            _ = try failure.get()
+            throw PostgresError.unsupportedResult(status: "COPY did not start")
+        }
+        PQclear(started)
+        let sent = data.withUnsafeBufferPointer { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = min(1 << 20, buffer.count - offset)
+                let ok = buffer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) {
+                    PQputCopyData(handle, $0, Int32(n)) == 1
                 }
+                guard ok else { return false }
+                offset += n
             }
-            guard let result = PQgetResult(handle) else { break }
+            return PQputCopyEnd(handle, nil) == 1
+        }
+        guard sent else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
+        return try collect(handle, deadline: deadline, budget: budget).affectedRows ?? 0
+    }
+
+    /// Reads every result of the statement in flight; the first failure wins over successes.
+    private static func collect(_ handle: OpaquePointer, deadline: ContinuousClock.Instant?, budget: Duration?) throws -> PGRows {
+        var outcome: Result<PGRows, PostgresError>?
+        while let result = try nextResult(handle, deadline: deadline, budget: budget) {
             let next = convert(result, handle)
             switch (outcome, next) {
             case (nil, _), (.success, .failure): outcome = next
@@ -66,6 +96,17 @@ extension PGConnection {
             }
         }
         return try outcome?.get() ?? PGRows(columns: [], rows: [], affectedRows: nil)
+    }
+
+    /// The next result of the statement in flight, waiting for input within the deadline; `nil` when done.
+    private static func nextResult(_ handle: OpaquePointer, deadline: ContinuousClock.Instant?, budget: Duration?) throws -> OpaquePointer? {
+        while PQisBusy(handle) == 1 {
+            try waitForInput(handle, deadline: deadline, budget: budget)
+            guard PQconsumeInput(handle) == 1 else {
+                throw PostgresError.connectionLost(message: errorMessage(handle))
+            }
+        }
+        return PQgetResult(handle)
     }
 
     /// Copies a result into Swift values and clears it.
@@ -143,8 +184,17 @@ extension PGConnection {
                 owned.append(nil)
                 continue
             }
-            guard !string.utf8.contains(0) else { throw PostgresError.invalidParameter(index: i + 1) }
-            owned.append(strdup(string))
+            var utf8 = string
+            let copy = utf8.withUTF8 { bytes -> UnsafeMutablePointer<CChar>? in
+                // A NUL would end the C string early: refuse it rather than send a truncated value.
+                guard bytes.isEmpty || memchr(bytes.baseAddress!, 0, bytes.count) == nil,
+                      let out = malloc(bytes.count + 1)?.assumingMemoryBound(to: CChar.self) else { return nil }
+                if let base = bytes.baseAddress { memcpy(out, base, bytes.count) }
+                out[bytes.count] = 0
+                return out
+            }
+            guard let copy else { throw PostgresError.invalidParameter(index: i + 1) }
+            owned.append(copy)
         }
         return try body(owned.map { $0.map { UnsafePointer($0) } })
     }

@@ -149,6 +149,19 @@ public actor PGConnection {
         }
     }
 
+    /// Runs `COPY table (columns) FROM STDIN` with rows already in COPY's text format (``PGCopyText``); returns
+    /// the rows copied. The bulk path of a batch: far cheaper for the server than the same rows as parameters.
+    @discardableResult
+    public func copy(_ sql: String, _ rows: PGCopyText) throws -> Int {
+        let handle = try session()
+        do {
+            return try Self.copyIn(handle, sql, rows.bytes, budget: configuration.statementTimeout)
+        } catch let error as PostgresError {
+            if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
+            throw error
+        }
+    }
+
     /// Runs `body` between `BEGIN` and `COMMIT` on this session; any error rolls back and is rethrown.
     @discardableResult
     public func transaction<T: Sendable>(_ body: @Sendable (isolated PGConnection) throws -> T) throws -> T {

@@ -26,6 +26,52 @@ import Testing
         await connection.close()
     }
 
+    @Test func `COPY rows round-trip any text, NULLs and integers, and report the rows copied`() async throws {
+        let connection = try await connect()
+        let values: [String?] = [
+            "plain", "", " spaced ", "tab\there", "line\nbreak", "cr\rhere", "back\\slash", "\\N", "\\.", nil,
+            "é ✓ 🦀", "{\"json\":\"a\\\"b\\\\c\"}", "a\u{0}b",
+        ]
+        var text = PGCopyText()
+        for (i, value) in values.enumerated() {
+            text.field(UInt64(i) + UInt64(Int64.max))
+            text.field(value)
+            text.endRow()
+        }
+        let rows = text
+        let copied = try await connection.transaction { c in
+            try c.query("CREATE TEMP TABLE copy_test (n numeric(20,0), v text) ON COMMIT DROP")
+            let n = try c.copy("COPY copy_test (n, v) FROM STDIN", rows)
+            return (n, try c.query("SELECT n::text, v FROM copy_test ORDER BY n").map { [$0[0], $0[1]] })
+        }
+        #expect(copied.0 == values.count)
+        // A NUL cannot be held by PostgreSQL text: it arrives as U+FFFD, never as a failed batch.
+        let expected = values.map { $0?.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") }
+        #expect(copied.1.map { $0[1] } == expected)
+        #expect(copied.1.map { $0[0] } == values.indices.map { String(UInt64($0) + UInt64(Int64.max)) })
+        #expect(try await connection.query("SELECT unnest($1::text[])", [PGArray.literal(["x\u{0}y"])]).scalar == "x\u{FFFD}y")
+        await connection.close()
+    }
+
+    @Test func `a COPY the server refuses throws its error and the session goes on`() async throws {
+        let connection = try await connect()
+        var text = PGCopyText()
+        text.field("not a number")
+        text.endRow()
+        let rows = text
+        let error = await #expect(throws: PostgresError.self) {
+            try await connection.transaction { c in
+                try c.query("CREATE TEMP TABLE copy_bad (n bigint) ON COMMIT DROP")
+                try c.copy("COPY copy_bad (n) FROM STDIN", rows)
+            }
+        }
+        guard case .server(let state, _, _) = error else { Issue.record("not a server error: \(String(describing: error))"); return }
+        #expect(state == "22P02")
+        await #expect(throws: PostgresError.self) { try await connection.copy("COPY no_such_table FROM STDIN", rows) }
+        #expect(try await connection.query("SELECT 1").scalar == "1")
+        await connection.close()
+    }
+
     @Test func `a NUL byte is refused before it reaches the server`() async throws {
         let connection = try await connect()
         await #expect(throws: PostgresError.invalidParameter(index: 2)) {

@@ -61,20 +61,35 @@ import Testing
     }
 
     @Test func `a failed batch leaves neither its events nor its checkpoint`() async throws {
-        try await TestDatabase.withStore { store, _ in
+        try await TestDatabase.withStore { store, schema in
             let good = NodeCheckpoint(stream: "http://n/events", lastEventId: 1, headHeight: 1)
             _ = try await store.store([Synthetic.block(height: 1)], checkpoints: [good])
-            // A NUL byte cannot be stored: the batch fails after its reads, inside its transaction.
-            let bad = Synthetic.unknown("Broken", body: "\"a\u{0}b\"")
-            await #expect(throws: PostgresError.invalidParameter(index: 5)) {
+            // A deploy the table refuses: the batch fails after its events were copied, inside its transaction.
+            try await TestDatabase.admin(schema: schema) { c in
+                try c.query("ALTER TABLE deploys ADD CONSTRAINT refuse_poison CHECK (cost IS DISTINCT FROM 'poison')")
+            }
+            let bad = Synthetic.deploy("d1", state: .processed, block: 2, cost: "poison")
+            await #expect(throws: PostgresError.self) {
                 try await store.store([Synthetic.block(height: 2), bad], checkpoints: [NodeCheckpoint(stream: "http://n/events", lastEventId: 2)])
             }
             #expect(try await store.checkpoint(stream: "http://n/events") == good)
             #expect(try await store.status().headSeq == 1)
             #expect(try await store.blocks(PageRequest()).itemCount == 1)
+            #expect(try await store.events(after: 0, limit: 10, filter: EventFilter()).map(\.seq) == [1])
             // The session is usable again and the next seq follows on without a gap.
             let next = try await store.store([Synthetic.block(height: 2)], checkpoints: [])
             #expect(next.stored.map(\.seq) == [2])
+        }
+    }
+
+    @Test func `a NUL in a node's text is stored as U+FFFD, never a batch failed and retried forever`() async throws {
+        try await TestDatabase.withStore { store, _ in
+            let nul = Synthetic.unknown("Broken", body: "\"a\u{0}b\"")
+            let result = try await store.store([nul, Synthetic.deploy("d1", state: .processed, block: 1, cost: "c\u{0}")], checkpoints: [])
+            #expect(result.stored.map(\.seq) == [1, 2])
+            let stored = try await store.events(after: 0, limit: 10, filter: EventFilter())
+            #expect(stored.first?.raw == #"{"Broken":"a\#u{FFFD}b"}"#)
+            #expect(try await store.deploy(hash: Synthetic.hash("deploy:d1"))?.cost == "c\u{FFFD}")
         }
     }
 
