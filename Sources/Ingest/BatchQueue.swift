@@ -28,6 +28,21 @@ actor BatchQueue<Element: Sendable> {
         return true
     }
 
+    /// Adds elements in order, waiting for room first (the queue may then exceed its capacity by this call's
+    /// elements, so that they stay together); returns `false` once the queue is finished.
+    @discardableResult
+    func put(contentsOf elements: [Element]) async -> Bool {
+        guard !elements.isEmpty else { return !finished }
+        while items.count >= capacity && !finished {
+            await withCheckedContinuation { producers.append($0) }
+        }
+        guard !finished else { return false }
+        items.append(contentsOf: elements)
+        consumer?.resume()
+        consumer = nil
+        return true
+    }
+
     /// Up to `max` elements in arrival order, waiting for at least one; `nil` once finished and drained.
     func take(max: Int) async -> [Element]? {
         while items.isEmpty {

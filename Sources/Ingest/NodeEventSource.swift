@@ -188,6 +188,9 @@ public struct NodeEventStream: AsyncSequence, Sendable {
         var parsed: [SSEMessage] = []
         var nextParsed = 0
 
+        /// Whether ``next()`` has a parsed message to return without reading from the node.
+        public var hasBuffered: Bool { nextParsed < parsed.count }
+
         public mutating func next() async throws(IngestError) -> SSEMessage? {
             while nextParsed == parsed.count {
                 let chunk: ByteBuffer?

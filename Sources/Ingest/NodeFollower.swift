@@ -122,7 +122,17 @@ public final class NodeFollower: Service {
                 log.info("node stream connected", metadata: [LogKey.startFrom: "\(startFrom)"])
                 update(url) { $0.connected = true; $0.lastError = nil }
                 fromStart = false
-                for try await message in stream {
+                var messages = stream.makeAsyncIterator()
+                // The events of one read (a block with its deploys, say) go to the writer together, so they are
+                // committed in one transaction and published in one bus message. Handed over before the next
+                // read can wait or fail, so the local checkpoint never runs ahead of what the writer was given.
+                var received: [Writer.Item] = []
+                while true {
+                    if !messages.hasBuffered, !received.isEmpty {
+                        await writer.submit(contentsOf: received)
+                        received.removeAll(keepingCapacity: true)
+                    }
+                    guard let message = try await messages.next() else { break }
                     guard let idText = message.id else {
                         handleUnnumbered(message, url: url, log: log)
                         continue
@@ -171,7 +181,7 @@ public final class NodeFollower: Service {
                     if item.restart {
                         fromStart = true
                     }
-                    await writer.submit(Writer.Item(event: item.event, checkpoint: checkpoint))
+                    received.append(Writer.Item(event: item.event, checkpoint: checkpoint))
                     update(url) { $0.lastEventId = id; if let h = checkpoint.headHeight { $0.nodeHeight = max($0.nodeHeight ?? 0, h) } }
                 }
                 log.info("node stream ended; reconnecting")

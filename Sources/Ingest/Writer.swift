@@ -7,7 +7,8 @@ import Synchronization
 ///
 /// One batch is one store transaction holding the new events, their `seq`, and each stream's
 /// checkpoint (invariants 1–3); the bus sees a batch only once it is committed, in `seq` order
-/// (invariant 4). A failed commit is retried with backoff, never dropped.
+/// (invariant 4), from a publisher task that runs beside the commits. A failed commit is retried with
+/// backoff, never dropped.
 public final class Writer: Service {
     /// One received node event (or a checkpoint-only note, such as a counted gap).
     public struct Item: Sendable {
@@ -42,6 +43,10 @@ public final class Writer: Service {
     /// Follower lag: the follower reports node heights here, the writer the stored one.
     let lag = FollowerLag()
     private let head = Mutex<(seq: Seq, height: UInt64?)>((0, nil))
+    /// Committed batches waiting for the publisher, in `seq` order; bounded, so a slow bus slows the commits.
+    private let committed = BatchQueue<[StoredEvent]>(capacity: 64)
+    /// The last `seq` the publisher has handed to the bus (or failed to): what the heartbeat announces.
+    private let publishedHead = Mutex<Seq>(0)
 
     /// - Parameters:
     ///   - store: where batches are committed.
@@ -59,6 +64,12 @@ public final class Writer: Service {
         await queue.put(item)
     }
 
+    /// Hands several items to the writer at once, in order; a batch taken later holds all of them or none
+    /// of them split by another stream's items.
+    public func submit(contentsOf items: [Item]) async {
+        await queue.put(contentsOf: items)
+    }
+
     /// The stored head, as of the last commit.
     public var headSeq: Seq { head.withLock { $0.seq } }
 
@@ -70,13 +81,24 @@ public final class Writer: Service {
             metrics.headHeight.record(Int64(clamping: height))
             lag.stored(height: height)
         }
+        publishedHead.withLock { $0 = initial.headSeq }
         logger.info("writer started", metadata: [LogKey.headSeq: "\(initial.headSeq)"])
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 if bus != nil {
                     group.addTask { await self.heartbeats() }
                 }
-                try await self.commitLoop()
+                // The publisher runs beside the commits: the next batch commits while this one is published.
+                async let published: Void = self.publishLoop()
+                do {
+                    try await self.commitLoop()
+                } catch {
+                    await committed.finish()
+                    await published
+                    throw error
+                }
+                await committed.finish()
+                await published
                 group.cancelAll()
             }
         } onGracefulShutdown: {
@@ -97,7 +119,18 @@ public final class Writer: Service {
             }
             let result = try await commit(events, checkpoints: order.compactMap { checkpoints[$0] })
             account(result, of: events)
-            await publish(result.stored)
+            if bus != nil, !result.stored.isEmpty {
+                await committed.put(result.stored)
+            }
+        }
+    }
+
+    /// Publishes committed batches in `seq` order; batches that waited are published together.
+    private func publishLoop() async {
+        while let batches = await committed.take(max: 16) {
+            let stored = batches.flatMap { $0 }
+            await publish(stored)
+            if let last = stored.last { publishedHead.withLock { $0 = max($0, last.seq) } }
         }
     }
 
@@ -174,7 +207,9 @@ public final class Writer: Service {
                 return
             }
             do {
-                try await bus.publishHeartbeat(headSeq: headSeq)
+                // The head as handed to the bus, not as committed: a replica must not chase events still
+                // on their way. A failed publish counts as handed over, so replicas fill it from the store.
+                try await bus.publishHeartbeat(headSeq: publishedHead.withLock { $0 })
             } catch {
                 metrics.publishErrors.increment()
                 logger.debug("heartbeat publish failed", metadata: [LogKey.error: "\(error)"])

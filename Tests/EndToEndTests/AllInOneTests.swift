@@ -40,6 +40,21 @@ import Testing
         #expect(code == 0, "stderr: \(dev.stderr.suffix(1500))")
     }
 
+    @Test("a block's events, read together from the node, are committed as one batch")
+    func blockBatches() async throws {
+        // Blocks 300 ms apart: the writer is idle when each block's burst arrives, so only handing the
+        // events of one read over together keeps them in one batch (one commit, one bus message).
+        let dev = try ChainfeedProcess(["dev", "--port", "0", "--block-interval-ms", "300", "--deploys-per-block", "3"])
+        defer { dev.stop() }
+        let base = try await dev.announcedURL()
+        _ = try await HTTP.waitFor("\(base)/blocks?limit=1", timeout: .seconds(60)) { ($0["itemCount"] as? Int ?? 0) >= 8 }
+        let scrape = try await Scrape(base)
+        let batches = scrape.value("chainfeed_ingest_batch_events_count")
+        let events = scrape.value("chainfeed_ingest_batch_events_sum")
+        // Each block brings its BlockAdded, 3 DeployAccepted, 3 DeployProcessed and finality signatures.
+        #expect(batches > 0 && events / batches >= 4, "\(events) events in \(batches) batches")
+    }
+
     @Test("upgrade requests: /ws is upgraded; a bad shortcut, another path and h2c are answered as plain HTTP")
     func upgrades() async throws {
         let dev = try ChainfeedProcess(["dev", "--port", "0", "--block-interval-ms", "100"])
