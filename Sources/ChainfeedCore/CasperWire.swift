@@ -10,7 +10,7 @@ struct WireShapeError: Error {
 struct WireObject {
     let scanner: JSONScanner
     let path: String
-    private let members: [(key: String, value: Int)]
+    private let members: [(key: Int, value: Int)]
 
     init(_ scanner: JSONScanner, at i: Int, path: String) throws(WireShapeError) {
         guard scanner.type(at: i) == .object else { throw WireShapeError(reason: "\(path): expected an object") }
@@ -19,11 +19,12 @@ struct WireObject {
         members = scanner.members(at: i)
     }
 
-    var keys: [String] { members.map(\.key) }
+    var keys: [String] { members.map { scanner.string(at: $0.key) } }
 
     /// Where the value of `key` starts; `nil` when the key is absent or its value is `null` (as `decodeIfPresent`).
     func value(_ key: String) -> Int? {
-        guard let i = members.first(where: { $0.key == key })?.value, scanner.type(at: i) != .null else { return nil }
+        guard let i = members.first(where: { scanner.string(at: $0.key, equals: key) })?.value,
+              scanner.type(at: i) != .null else { return nil }
         return i
     }
 
@@ -228,5 +229,7 @@ enum CasperWire {
         Fault(eraId: try o.uint64("era_id"), publicKey: hex(try o.string("public_key")), timestamp: try o.string("timestamp"))
     }
 
-    private static func hex(_ s: String) -> String { s.lowercased() }
+    private static func hex(_ s: String) -> String {
+        s.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) ? s.lowercased() : s
+    }
 }

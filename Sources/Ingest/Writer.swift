@@ -23,7 +23,7 @@ public final class Writer: Service {
 
     public struct Configuration: Sendable {
         /// Most events in one transaction.
-        public var maxBatch: Int = 1000
+        public var maxBatch: Int = 4000
         /// Events waiting for the writer before the node streams are slowed down.
         public var queueCapacity: Int = 20_000
         /// How often the head `seq` is published even when nothing new comes (invariant 4).

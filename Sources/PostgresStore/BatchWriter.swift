@@ -14,8 +14,11 @@ enum BatchWriter {
         var key: Int64
     }
 
+    /// - Parameter assumeNew: Skip reading which dedup keys are stored: the events' `COPY` fails on the unique
+    ///   index if one is, and the caller retries with `false`. Worth it while batches hold no duplicates.
     static func store(
-        _ batch: [IngestEvent], checkpoints: [NodeCheckpoint], lock: LockToken, on c: isolated PGConnection
+        _ batch: [IngestEvent], checkpoints: [NodeCheckpoint], lock: LockToken, assumeNew: Bool = false,
+        on c: isolated PGConnection
     ) throws -> StoreResult {
         let head = try c.query("SELECT name, value FROM counters WHERE name IN ('seq', 'blocks') ORDER BY name FOR UPDATE")
         var counters: [String: Int64] = [:]
@@ -28,7 +31,7 @@ enum BatchWriter {
         try checkLock(lock, on: c)
 
         let keys = batch.map(\.dedupKey.value)
-        let stored = keys.isEmpty ? [] : try c.query(
+        let stored = keys.isEmpty || assumeNew ? [] : try c.query(
             "SELECT dedup_key FROM events WHERE dedup_key = ANY($1::text[])", [PGArray.literal(keys)]
         ).rows.map { try $0.text(0, "events.dedup_key") }
         let plan = BatchPlan(batch: batch, alreadyStored: Set(stored), headSeq: Seq(seq), blockCount: blocks)
@@ -61,8 +64,8 @@ enum BatchWriter {
         let numbered = BatchPlan.number(changes.accountLinks, counts: counts)
 
         if !plan.stored.isEmpty {
-            // The dedup keys were read under the counters lock, so none of these rows exists: a plain COPY, the
-            // bulk path, where a unique violation can only mean a second writer (and rolls the batch back).
+            // The dedup keys were read under the counters lock (or assumed new), so none of these rows exists: a
+            // plain COPY, the bulk path; a unique violation rolls the whole batch back.
             let inserted = try c.copy(copyEvents, eventRows(plan))
             guard inserted == plan.stored.count else {
                 throw PostgresError.concurrentWriter(planned: plan.stored.count, inserted: inserted)

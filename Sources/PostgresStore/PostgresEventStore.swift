@@ -2,6 +2,7 @@ import ChainfeedCore
 import Logging
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// The writer's store on a PostgreSQL primary: every event once, a gap-free `seq`, checkpoints with the data.
 ///
@@ -46,6 +47,10 @@ public final class PostgresEventStore: EventStore, Service {
     let lock: WriterLock
     private let logger: Logger
     private let metrics = StoreMetrics()
+    /// Whether the last batch held only new events. Following one node, nearly every batch does, and the
+    /// next one is written without first reading which of its dedup keys are stored (the unique index still
+    /// guards; a batch that trips it is written again the careful way).
+    private let lastBatchWasNew = Mutex(false)
 
     /// Connects and checks that the schema is exactly this build's version; does not take the writer lock.
     ///
@@ -107,15 +112,25 @@ public final class PostgresEventStore: EventStore, Service {
         let token = try await lock.heldToken()
         guard !batch.isEmpty || !checkpoints.isEmpty else { return StoreResult(stored: [], duplicates: 0) }
         let start = ContinuousClock.now
+        let assumeNew = lastBatchWasNew.withLock { $0 }
         let result: StoreResult
         do {
-            result = try await writer.transaction { c in
-                try BatchWriter.store(batch, checkpoints: checkpoints, lock: token, on: c)
+            do {
+                result = try await writer.transaction { c in
+                    try BatchWriter.store(batch, checkpoints: checkpoints, lock: token, assumeNew: assumeNew, on: c)
+                }
+            } catch PostgresError.server(sqlState: "23505", _, _) where assumeNew {
+                // A stored event after all (a replay, a second node): read the stored keys this time.
+                logger.debug("batch held stored events; storing it again with its dedup keys read")
+                result = try await writer.transaction { c in
+                    try BatchWriter.store(batch, checkpoints: checkpoints, lock: token, on: c)
+                }
             }
         } catch PostgresError.writerLockLost {
             await lock.markLost()
             throw PostgresError.writerLockLost
         }
+        lastBatchWasNew.withLock { $0 = result.duplicates == 0 && !result.stored.isEmpty }
         metrics.record(result, duration: ContinuousClock.now - start)
         return result
     }

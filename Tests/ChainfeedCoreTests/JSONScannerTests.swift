@@ -57,7 +57,9 @@ import Testing
     func members() throws {
         let s = try JSONScanner(#"{ "b" : [1, {"x":2}], "a\u0041": "v", "n": null, "e": {} }"#)
         let m = s.members(at: s.root)
-        #expect(m.map(\.key) == ["b", "aA", "n", "e"])
+        #expect(m.map { s.string(at: $0.key) } == ["b", "aA", "n", "e"])
+        #expect(s.string(at: m[1].key, equals: "aA") && !s.string(at: m[1].key, equals: "a"))
+        #expect(s.string(at: m[0].key, equals: "b") && !s.string(at: m[0].key, equals: "bb"))
         #expect(m.map { s.type(at: $0.value) } == [.array, .string, .null, .object])
         #expect(s.elements(at: m[0].value).map { s.type(at: $0) } == [.number, .object])
         #expect(s.string(at: m[1].value) == "v")
