@@ -66,7 +66,7 @@ enum BatchWriter {
         if !plan.stored.isEmpty {
             // The dedup keys were read under the counters lock (or assumed new), so none of these rows exists: a
             // plain COPY, the bulk path; a unique violation rolls the whole batch back.
-            let inserted = try c.copy(copyEvents, eventRows(plan))
+            let inserted = try c.copy(copyEvents) { send in try sendEventRows(plan, send) }
             guard inserted == plan.stored.count else {
                 throw PostgresError.concurrentWriter(planned: plan.stored.count, inserted: inserted)
             }
@@ -91,9 +91,11 @@ enum BatchWriter {
         COPY events (seq, dedup_key, kind, topic, raw, data, account, proposer, block_hash, deploy_hash, era_id) FROM STDIN
         """
 
-    /// The new events as COPY rows, in `seq` order.
-    private static func eventRows(_ plan: BatchPlan) -> PGCopyText {
-        var rows = PGCopyText(reservingCapacity: plan.stored.reduce(0) { $0 + $1.raw.utf8.count + $1.data.utf8.count + 256 })
+    /// The new events as COPY rows, in `seq` order, in chunks of about 256 KiB: the server inserts one chunk
+    /// while the next is escaped.
+    private static func sendEventRows(_ plan: BatchPlan, _ send: (PGCopyText) throws -> Void) throws {
+        let chunkBytes = 256 << 10
+        var rows = PGCopyText(reservingCapacity: chunkBytes + (64 << 10))
         for (event, key) in zip(plan.stored, plan.storedKeys) {
             rows.field(event.seq)
             rows.field(key)
@@ -107,8 +109,12 @@ enum BatchWriter {
             rows.field(event.keys.deployHash)
             rows.field(event.keys.eraId)
             rows.endRow()
+            if rows.byteCount >= chunkBytes {
+                try send(rows)
+                rows.removeAll()
+            }
         }
-        return rows
+        if !rows.isEmpty { try send(rows) }
     }
 
     private static func parameters(

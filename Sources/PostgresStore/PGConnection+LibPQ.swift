@@ -52,8 +52,11 @@ extension PGConnection {
         return try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
     }
 
-    /// Runs a `COPY … FROM STDIN` statement with `data` in COPY's text format; returns the rows copied.
-    static func copyIn(_ handle: OpaquePointer, _ sql: String, _ data: [UInt8], budget: Duration?) throws -> Int {
+    /// Runs a `COPY … FROM STDIN` statement; `produce` hands over the data in COPY's text format, a chunk at a
+    /// time, so the server inserts one chunk while the next is built. Returns the rows copied.
+    static func copyIn(
+        _ handle: OpaquePointer, _ sql: String, budget: Duration?, _ produce: (_ send: ([UInt8]) throws -> Void) throws -> Void
+    ) throws -> Int {
         guard PQsendQueryParams(handle, sql, 0, nil, nil, nil, nil, 0) == 1 else {
             throw PostgresError.connectionLost(message: errorMessage(handle))
         }
@@ -69,19 +72,23 @@ extension PGConnection {
             throw PostgresError.unsupportedResult(status: "COPY did not start")
         }
         PQclear(started)
-        let sent = data.withUnsafeBufferPointer { buffer -> Bool in
-            var offset = 0
-            while offset < buffer.count {
-                let n = min(1 << 20, buffer.count - offset)
-                let ok = buffer.baseAddress!.advanced(by: offset).withMemoryRebound(to: CChar.self, capacity: n) {
-                    PQputCopyData(handle, $0, Int32(n)) == 1
+        do {
+            try produce { chunk in
+                let sent = chunk.withUnsafeBufferPointer { buffer -> Bool in
+                    guard let base = buffer.baseAddress else { return true }
+                    return base.withMemoryRebound(to: CChar.self, capacity: buffer.count) {
+                        PQputCopyData(handle, $0, Int32(buffer.count)) == 1
+                    }
                 }
-                guard ok else { return false }
-                offset += n
+                guard sent else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
             }
-            return PQputCopyEnd(handle, nil) == 1
+        } catch {
+            // Ends the COPY as failed, so the session is left in a known state, then reports the first error.
+            _ = PQputCopyEnd(handle, "the client stopped sending rows")
+            _ = try? collect(handle, deadline: deadline, budget: budget)
+            throw error
         }
-        guard sent else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
+        guard PQputCopyEnd(handle, nil) == 1 else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
         return try collect(handle, deadline: deadline, budget: budget).affectedRows ?? 0
     }
 

@@ -149,13 +149,24 @@ public actor PGConnection {
         }
     }
 
-    /// Runs `COPY table (columns) FROM STDIN` with rows already in COPY's text format (``PGCopyText``); returns
-    /// the rows copied. The bulk path of a batch: far cheaper for the server than the same rows as parameters.
+    /// Runs `COPY table (columns) FROM STDIN` with rows in COPY's text format (``PGCopyText``); returns the rows
+    /// copied. The bulk path of a batch: far cheaper for the server than the same rows as parameters.
     @discardableResult
     public func copy(_ sql: String, _ rows: PGCopyText) throws -> Int {
+        try copy(sql) { send in try send(rows) }
+    }
+
+    /// Runs `COPY table (columns) FROM STDIN`, `produce` sending the rows in chunks: the server inserts each
+    /// chunk while the next one is built. Returns the rows copied.
+    @discardableResult
+    public func copy(_ sql: String, _ produce: (_ send: (PGCopyText) throws -> Void) throws -> Void) throws -> Int {
         let handle = try session()
         do {
-            return try Self.copyIn(handle, sql, rows.bytes, budget: configuration.statementTimeout)
+            return try Self.copyIn(handle, sql, budget: configuration.statementTimeout) { sendBytes in
+                try withoutActuallyEscaping(sendBytes) { sendBytes in
+                    try produce { rows in try sendBytes(rows.bytes) }
+                }
+            }
         } catch let error as PostgresError {
             if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
             throw error

@@ -13,6 +13,15 @@ public struct PGCopyText: Sendable {
 
     public var isEmpty: Bool { bytes.isEmpty }
 
+    /// The bytes written so far.
+    public var byteCount: Int { bytes.count }
+
+    /// Empties the text, keeping its storage for the next chunk.
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        fieldsInRow = 0
+    }
+
     /// Appends one text field (`nil`: SQL NULL).
     public mutating func field(_ value: String?) {
         separate()

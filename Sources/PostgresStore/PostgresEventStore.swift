@@ -122,6 +122,7 @@ public final class PostgresEventStore: EventStore, Service {
             } catch PostgresError.server(sqlState: "23505", _, _) where assumeNew {
                 // A stored event after all (a replay, a second node): read the stored keys this time.
                 logger.debug("batch held stored events; storing it again with its dedup keys read")
+                metrics.rewrites.increment()
                 result = try await writer.transaction { c in
                     try BatchWriter.store(batch, checkpoints: checkpoints, lock: token, on: c)
                 }
@@ -192,6 +193,8 @@ struct StoreMetrics: Sendable {
     let stored = Counter(label: "chainfeed_store_events_stored_total")
     let duplicates = Counter(label: "chainfeed_store_events_duplicate_total")
     let duration = Metrics.Timer(label: "chainfeed_store_batch_duration_seconds")
+    /// Batches written a second time, their dedup keys read, because one event assumed new was stored.
+    let rewrites = Counter(label: "chainfeed_store_batch_rewrites_total")
 
     func record(_ result: StoreResult, duration elapsed: Duration) {
         batches.increment()

@@ -72,6 +72,44 @@ import Testing
         await connection.close()
     }
 
+    @Test func `COPY sent in chunks lands whole, and a producer that fails ends it with nothing copied`() async throws {
+        struct Stop: Error {}
+        let connection = try await connect()
+        let counts = try await connection.transaction { c in
+            try c.query("CREATE TEMP TABLE copy_chunks (n bigint, v text) ON COMMIT DROP")
+            let copied = try c.copy("COPY copy_chunks (n, v) FROM STDIN") { send in
+                var rows = PGCopyText()
+                for n in 1...10_000 {
+                    rows.field(n)
+                    rows.field(String(repeating: "x", count: n % 97))
+                    rows.endRow()
+                    if rows.byteCount >= 4096 {
+                        try send(rows)
+                        rows.removeAll()
+                    }
+                }
+                try send(rows)
+            }
+            return (copied, try c.query("SELECT count(*), sum(n) FROM copy_chunks").map { [$0[0], $0[1]] })
+        }
+        #expect(counts.0 == 10_000)
+        #expect(counts.1.first == ["10000", "50005000"])
+        await #expect(throws: Stop.self) {
+            try await connection.withSession { c in
+                try c.query("CREATE TEMP TABLE copy_stop (n bigint)")
+                try c.copy("COPY copy_stop (n) FROM STDIN") { send in
+                    var rows = PGCopyText()
+                    rows.field(1)
+                    rows.endRow()
+                    try send(rows)
+                    throw Stop()
+                }
+            }
+        }
+        #expect(try await connection.query("SELECT count(*) FROM copy_stop").scalar == "0")
+        await connection.close()
+    }
+
     @Test func `a NUL byte is refused before it reaches the server`() async throws {
         let connection = try await connect()
         await #expect(throws: PostgresError.invalidParameter(index: 2)) {
