@@ -335,10 +335,12 @@ wrk_run() { # wrk_run KEY URL: req/s and p99 ms
   put "rest.$1.rps" "$rps"; put "rest.$1.p99_ms" "$p99"
 }
 
+# -M prepared, as Chainfeed's sessions prepare each query once (PGConnection): the reference gets the same
+# parse-once, plan-once execution, so the ratio is the HTTP server's cost, not a protocol difference.
 pgbench_run() { # pgbench_run KEY SQLFILE: transactions/s (one transaction = the request's statements) and p99 ms
   local dir=$WORK/pgbench-$1 out
   rm -rf "$dir"; mkdir -p "$dir"
-  out=$(cd "$dir" && "$PGBIN/pgbench" -n -M extended -c "$REST_CONC" -j 2 -T "$REST_SECONDS" -f "$2" -l --log-prefix=tx \
+  out=$(cd "$dir" && "$PGBIN/pgbench" -n -M prepared -c "$REST_CONC" -j 2 -T "$REST_SECONDS" -f "$2" -l --log-prefix=tx \
     -h 127.0.0.1 -p "$REPLICA_PORT" -U postgres bench_rest 2>&1) || { put "notmeasured.pg.$1" "pgbench failed"; echo "$out" >"$LOGS/pgbench-$1.log"; return; }
   echo "$out" >"$LOGS/pgbench-$1.log"
   put "pg.$1.tps" "$(echo "$out" | awk '/^tps = / {printf "%.0f", $3}' | head -1)"

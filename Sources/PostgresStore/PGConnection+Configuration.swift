@@ -13,6 +13,9 @@ extension PGConnection {
         public var readOnly: Bool
         /// Re-open a broken session on its next use. Off for a session whose locks must not silently vanish.
         public var reconnect: Bool
+        /// Prepare each query once per session and run it by name. Off behind a pooler that hands a
+        /// session's statements to other server sessions (PgBouncer in transaction mode before 1.21).
+        public var preparedStatements: Bool
 
         /// - Parameters:
         ///   - schema: The schema to use; a lowercase identifier (`[a-z_][a-z0-9_]*`).
@@ -21,10 +24,13 @@ extension PGConnection {
         ///   - applicationName: The name the server shows for the session.
         ///   - readOnly: Refuse writes in this session.
         ///   - reconnect: Re-open a broken session on its next use.
+        ///   - preparedStatements: Prepare each query once per session.
         public init(
             schema: String? = nil, statementTimeout: Duration? = .seconds(30), connectTimeout: Duration = .seconds(5),
-            applicationName: String = "chainfeed", readOnly: Bool = false, reconnect: Bool = true
+            applicationName: String = "chainfeed", readOnly: Bool = false, reconnect: Bool = true,
+            preparedStatements: Bool = true
         ) {
+            self.preparedStatements = preparedStatements
             self.schema = schema
             self.statementTimeout = statementTimeout
             self.connectTimeout = connectTimeout

@@ -52,6 +52,23 @@ extension PGConnection {
         return try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
     }
 
+    /// Prepares `sql` as the named statement `name` on this session (parameter types inferred by the server).
+    static func prepare(_ handle: OpaquePointer, _ name: String, _ sql: String, budget: Duration?) throws {
+        guard PQsendPrepare(handle, name, sql, 0, nil) == 1 else {
+            throw PostgresError.connectionLost(message: errorMessage(handle))
+        }
+        _ = try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
+    }
+
+    /// Executes the prepared statement `name` and collects its result, as ``run(_:_:_:budget:)`` does.
+    static func runPrepared(_ handle: OpaquePointer, _ name: String, _ parameters: [String?], budget: Duration?) throws -> PGRows {
+        let sent = try withCStrings(parameters) { values in
+            PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+        }
+        guard sent == 1 else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
+        return try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
+    }
+
     /// Runs a `COPY … FROM STDIN` statement; `produce` hands over the data in COPY's text format, a chunk at a
     /// time, so the server inserts one chunk while the next is built. Returns the rows copied.
     static func copyIn(

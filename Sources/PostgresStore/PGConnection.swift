@@ -23,6 +23,11 @@ public actor PGConnection {
     private var isClosed = false
     /// Set when a statement timed out or the session broke: the next use resets the session first.
     private var needsReset = false
+    /// Statements prepared on this session, by their text; emptied whenever the session is reset.
+    private var prepared: [String: String] = [:]
+    private var preparedCount = 0
+    /// A session prepares at most this many distinct statements; later ones run unnamed.
+    static let maxPrepared = 256
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         loop.executor.asUnownedSerialExecutor()
@@ -112,6 +117,7 @@ public actor PGConnection {
             throw PostgresError.connectionLost(message: "the session ended and this connection does not reconnect")
         }
         PQreset(handle)
+        prepared.removeAll()
         guard PQstatus(handle) == CONNECTION_OK else {
             needsReset = true
             throw PostgresError.connectionFailed(message: Self.errorMessage(handle))
@@ -138,15 +144,46 @@ public actor PGConnection {
     // MARK: Statements
 
     /// Runs one parameterised statement and returns its rows; parameters are sent in text format.
+    ///
+    /// A query or DML statement is prepared on first use and executed by name afterwards
+    /// (``Configuration/preparedStatements``): the server then neither parses nor, once its generic plan
+    /// settles, plans it again, which was most of its CPU for a REST page.
     @discardableResult
     public func query(_ sql: String, _ parameters: [String?] = []) throws -> PGRows {
         let handle = try session()
         do {
+            if let name = try preparedName(sql, handle) {
+                return try Self.runPrepared(handle, name, parameters, budget: configuration.statementTimeout)
+            }
             return try Self.run(handle, sql, parameters, budget: configuration.statementTimeout)
         } catch let error as PostgresError {
             if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
+            if case .server(let state, _, _) = error, state == "0A000" || state == "26000" {
+                // A plan a schema change invalidated, or statements the session no longer has: start afresh.
+                prepared.removeAll()
+                if PQtransactionStatus(handle) == PQTRANS_IDLE { _ = try? Self.run(handle, "DEALLOCATE ALL", [], budget: configuration.statementTimeout) }
+            }
             throw error
         }
+    }
+
+    /// The name `sql` is prepared under on this session, preparing it first; `nil` to run it unnamed.
+    private func preparedName(_ sql: String, _ handle: OpaquePointer) throws -> String? {
+        guard configuration.preparedStatements else { return nil }
+        if let name = prepared[sql] { return name }
+        guard prepared.count < Self.maxPrepared, Self.isPreparable(sql) else { return nil }
+        preparedCount += 1
+        let name = "chainfeed_\(preparedCount)"
+        try Self.prepare(handle, name, sql, budget: configuration.statementTimeout)
+        prepared[sql] = name
+        return name
+    }
+
+    /// Queries and DML only: transaction control and DDL run unnamed.
+    private static func isPreparable(_ sql: String) -> Bool {
+        let head = sql.utf8.drop(while: { $0 == 0x20 || $0 == 0x0A || $0 == 0x09 || $0 == 0x0D }).prefix(6)
+        let word = String(decoding: head, as: UTF8.self).uppercased()
+        return ["SELECT", "WITH", "INSERT", "UPDATE", "DELETE"].contains { word.hasPrefix($0) }
     }
 
     /// Runs `COPY table (columns) FROM STDIN` with rows in COPY's text format (``PGCopyText``); returns the rows

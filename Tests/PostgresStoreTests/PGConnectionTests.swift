@@ -110,6 +110,37 @@ import Testing
         await connection.close()
     }
 
+    @Test func `queries are prepared once per session, again after a reset, and never when turned off`() async throws {
+        let count = "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'chainfeed_%'"
+        let connection = try await connect()
+        for n in 1...3 {
+            #expect(try await connection.query("SELECT $1::int + 1", [String(n)]).scalar == String(n + 1))
+        }
+        // The session setup, the statement above and this one: each prepared once, however often it ran.
+        let prepared = try #require(Int(try await connection.query(count).scalar ?? ""))
+        #expect(prepared == 3)
+        #expect(try await connection.query(count).scalar == "3")
+
+        let pid = await connection.backendPID
+        try await TestDatabase.admin { a in try a.query("SELECT pg_terminate_backend($1::integer)", [String(pid)]) }
+        await #expect(throws: PostgresError.self) { try await connection.query("SELECT 1") }
+        #expect(try await connection.query("SELECT $1::int + 1", ["41"]).scalar == "42")
+
+        // A schema change that alters a prepared statement's result: one error, then it is prepared afresh.
+        try await connection.query("CREATE TEMP TABLE changing (a int)")
+        try await connection.query("INSERT INTO changing VALUES (1)")
+        #expect(try await connection.query("SELECT * FROM changing").map { $0.values } == [["1"]])
+        try await connection.query("ALTER TABLE changing ADD COLUMN b int")
+        _ = try? await connection.query("SELECT * FROM changing")
+        #expect(try await connection.query("SELECT * FROM changing").map { $0.values } == [["1", nil]])
+        await connection.close()
+
+        let unnamed = try await connect(.init(preparedStatements: false))
+        #expect(try await unnamed.query("SELECT $1::int + 1", ["1"]).scalar == "2")
+        #expect(try await unnamed.query(count).scalar == "0")
+        await unnamed.close()
+    }
+
     @Test func `a NUL byte is refused before it reaches the server`() async throws {
         let connection = try await connect()
         await #expect(throws: PostgresError.invalidParameter(index: 2)) {
