@@ -31,6 +31,16 @@ package enum JSONText {
     /// Appends `s` as a JSON string literal: `"` and `\` escaped, control characters as `JSONEncoder` writes them.
     package static func appendQuoted(_ s: String, to out: inout String) {
         out.append("\"")
+        // Hashes, keys and most text need no escape: checked over the contiguous bytes, appended whole.
+        var contiguous = s
+        let plain = contiguous.withUTF8 { bytes in
+            !bytes.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }
+        }
+        if plain {
+            out.append(contiguous)
+            out.append("\"")
+            return
+        }
         var plainStart = s.utf8.startIndex
         var index = plainStart
         let utf8 = s.utf8
@@ -70,8 +80,13 @@ package protocol JSONTextRecord {
 
 /// Builds one JSON object with its keys given in sorted order.
 struct JSONObjectWriter {
-    private(set) var text = "{"
+    private(set) var text: String
     private var first = true
+
+    init() {
+        text = "{"
+        text.reserveCapacity(512)
+    }
 
     private mutating func key(_ name: String) {
         text += first ? "\"" : ",\""

@@ -19,13 +19,15 @@ public final class PostgresEventReader: EventReader, Service {
         ///   - statementTimeout: The budget of one read.
         ///   - connectTimeout: The budget of opening a session.
         ///   - applicationName: The name the server shows for the sessions.
+        ///   - preparedStatements: Prepare each query once per session.
         public init(
             schema: String? = nil, connections: Int = 2, statementTimeout: Duration? = .seconds(10),
-            connectTimeout: Duration = .seconds(5), applicationName: String = "chainfeed-reader"
+            connectTimeout: Duration = .seconds(5), applicationName: String = "chainfeed-reader",
+            preparedStatements: Bool = true
         ) {
             self.connection = PGConnection.Configuration(
                 schema: schema, statementTimeout: statementTimeout, connectTimeout: connectTimeout,
-                applicationName: applicationName, readOnly: true)
+                applicationName: applicationName, readOnly: true, preparedStatements: preparedStatements)
             self.connections = connections
         }
     }

@@ -26,14 +26,15 @@ public final class PostgresEventStore: EventStore, Service {
         ///   - connectTimeout: The budget of opening a session.
         ///   - applicationName: The name the server shows for the sessions.
         ///   - writerLockPollInterval: How often a standby asks for the writer lock.
+        ///   - preparedStatements: Prepare each query once per session.
         public init(
             schema: String? = nil, readConnections: Int = 2, statementTimeout: Duration? = .seconds(30),
             connectTimeout: Duration = .seconds(5), applicationName: String = "chainfeed-writer",
-            writerLockPollInterval: Duration = .milliseconds(500)
+            writerLockPollInterval: Duration = .milliseconds(500), preparedStatements: Bool = true
         ) {
             self.connection = PGConnection.Configuration(
                 schema: schema, statementTimeout: statementTimeout, connectTimeout: connectTimeout,
-                applicationName: applicationName)
+                applicationName: applicationName, preparedStatements: preparedStatements)
             self.readConnections = readConnections
             self.writerLockPollInterval = writerLockPollInterval
         }

@@ -4,6 +4,7 @@ import ChainfeedCore
 enum PageJSON {
     static func render<Item: Encodable>(_ page: Page<Item>, path: String) -> String {
         var out = "{\"data\":["
+        out.reserveCapacity(512 * page.items.count + 64 * page.window.count + 64)
         for (i, item) in page.items.enumerated() {
             if i > 0 { out += "," }
             out += JSONText.encode(item)

@@ -30,6 +30,7 @@ struct DevCommand: AsyncParsableCommand {
     var databaseURL: String?
 
     @OptionGroup var redis: RedisOptions
+    @OptionGroup var postgresOptions: PostgresOptions
 
     @OptionGroup var pending: PendingBytesOption
 
@@ -43,6 +44,7 @@ struct DevCommand: AsyncParsableCommand {
         var nodes = try Env.nodes(node)
         let logLevel = try common.resolvedLogLevel()
         let databaseURL = try Env.postgresURL(databaseURL, "CHAINFEED_DATABASE_URL")
+        let storeConfiguration = PostgresEventStore.Configuration(preparedStatements: try postgresOptions.preparedStatements())
         // Backends first: the bus makes its metric handles and logger when created.
         Observability.bootstrap(logLevel: logLevel)
         let redisBus = try redis.bus()
@@ -64,7 +66,9 @@ struct DevCommand: AsyncParsableCommand {
         if let databaseURL {
             do {
                 _ = try await Migrations.migrate(databaseURL: databaseURL, logger: logger)
-                let postgres = try await PostgresEventStore(databaseURL: databaseURL, logger: Logger(label: "chainfeed.postgres"))
+                let postgres = try await PostgresEventStore(
+                    databaseURL: databaseURL, configuration: storeConfiguration,
+                    logger: Logger(label: "chainfeed.postgres"))
                 guard try await postgres.acquireWriterLock(wait: false) else {
                     throw CLIError("another writer holds this database's writer lock; stop it or use another database")
                 }

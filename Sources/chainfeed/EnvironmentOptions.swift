@@ -95,6 +95,22 @@ struct RedisOptions: ParsableArguments {
     }
 }
 
+/// How the PostgreSQL sessions of `dev`, `ingest` and `serve` run their statements.
+struct PostgresOptions: ParsableArguments {
+    @Option(help: "Prepare each query once per session: on or off; off behind a pooler in transaction mode that does not keep prepared statements (env: CHAINFEED_PG_PREPARED_STATEMENTS).")
+    var pgPreparedStatements: String?
+
+    /// Whether sessions prepare their queries (default on).
+    func preparedStatements() throws -> Bool {
+        let text = pgPreparedStatements ?? Env.string("CHAINFEED_PG_PREPARED_STATEMENTS") ?? "on"
+        switch text.lowercased() {
+        case "on", "true", "1": return true
+        case "off", "false", "0": return false
+        default: throw CLIError("--pg-prepared-statements must be on or off, got '\(text)'")
+        }
+    }
+}
+
 /// The slow-consumer bound of every command that serves live streams (`dev`, `serve`).
 struct PendingBytesOption: ParsableArguments {
     @Option(help: "Bytes a connection may have unwritten before it is closed as a slow consumer (4008).")

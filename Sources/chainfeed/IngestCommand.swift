@@ -23,6 +23,7 @@ struct IngestCommand: AsyncParsableCommand {
     var databaseURL: String?
 
     @OptionGroup var redis: RedisOptions
+    @OptionGroup var postgres: PostgresOptions
 
     @Option(help: "Address for /health, /ready, /status, /metrics (env: CHAINFEED_HOST).")
     var host: String?
@@ -38,6 +39,7 @@ struct IngestCommand: AsyncParsableCommand {
         guard let databaseURL = try Env.postgresURL(databaseURL, "CHAINFEED_DATABASE_URL") else {
             throw CLIError("ingest needs --database-url (or CHAINFEED_DATABASE_URL)")
         }
+        let storeConfiguration = PostgresEventStore.Configuration(preparedStatements: try postgres.preparedStatements())
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8081, range: 0...65_535)
         try requireListenable(host: host, port: port)
@@ -48,7 +50,9 @@ struct IngestCommand: AsyncParsableCommand {
 
         let store: PostgresEventStore
         do {
-            store = try await PostgresEventStore(databaseURL: databaseURL, logger: Logger(label: "chainfeed.postgres"))
+            store = try await PostgresEventStore(
+                databaseURL: databaseURL, configuration: storeConfiguration,
+                logger: Logger(label: "chainfeed.postgres"))
         } catch {
             throw CLIError("cannot use the database: \(error)")
         }

@@ -29,6 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     var minSeqWaitMs: Int?
 
     @OptionGroup var redis: RedisOptions
+    @OptionGroup var postgres: PostgresOptions
 
     @Option(help: "Largest WebSocket client frame in bytes.")
     var maxFrameSize: Int = 16 << 10
@@ -57,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw CLIError("--replica-strategy must be one of \(ReplicaStrategy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(strategyName)'")
         }
         let replicas = try urls.map(Self.parseReplica)
+        let readConfiguration = PostgresEventReader.Configuration(preparedStatements: try postgres.preparedStatements())
         let host = host ?? Env.string("CHAINFEED_HOST") ?? "127.0.0.1"
         let port = try Env.int(port, "CHAINFEED_PORT", default: 8080, range: 0...65_535)
         try requireListenable(host: host, port: port)
@@ -76,13 +78,13 @@ struct ServeCommand: AsyncParsableCommand {
         for replica in replicas {
             let pgLogger = Logger(label: "chainfeed.postgres")
             do {
-                let reader = try await PostgresEventReader(databaseURL: replica.url, logger: pgLogger)
+                let reader = try await PostgresEventReader(databaseURL: replica.url, configuration: readConfiguration, logger: pgLogger)
                 lifecycles.append(reader)
                 members.append(.init(reader: reader, zone: replica.zone, replayLag: { try await reader.replicationLag() }))
                 usable += 1
             } catch {
                 logger.warning("read database not usable at start; retried in the background", metadata: ["zone": "\(replica.zone ?? "-")", "error.message": "\(error)"])
-                let reader = DeferredEventReader(databaseURL: replica.url, logger: pgLogger)
+                let reader = DeferredEventReader(databaseURL: replica.url, configuration: readConfiguration, logger: pgLogger)
                 lifecycles.append(reader)
                 members.append(.init(reader: reader, zone: replica.zone, replayLag: { try await reader.replicationLag() }))
             }

@@ -116,6 +116,8 @@ import Testing
     @Test("bad flags end with one stderr line and a non-zero exit", arguments: [
         ["--port", "abc"], ["--port", "70000"], ["--bogus"], ["dev", "--node", "ftp://x"], ["--log-level", "loud"],
         ["simulate-node", "--casper-version", "3"], ["dev", "--node", "sse=http://a,zzz=1"],
+        ["dev", "--pg-prepared-statements", "maybe"],
+        ["serve", "--read-database-url", "postgresql://127.0.0.1:1/x", "--pg-prepared-statements", "sometimes"],
     ])
     func badFlags(_ arguments: [String]) async throws {
         let p = try ChainfeedProcess(arguments)
