@@ -82,9 +82,8 @@ final class WebSocketSink: EventSink {
             return channel.writeAndFlush(WebSocketFrame(fin: true, opcode: .text, data: payload))
         }
         if state.value.unwritable {
-            metrics.slowConsumerClosed()
+            metrics.slowConsumerClosed()  // counts this frame as dropped, as the SSE sink does
             state.value.slow = true
-            metrics.droppedMessages.increment()
             closeOnLoop(.slowConsumer, reason: "slow consumer: resume with fromSeq")
             return nil
         }
