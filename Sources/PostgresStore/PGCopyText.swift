@@ -1,8 +1,7 @@
 /// Rows in the text format of `COPY … FROM STDIN`: tab between fields, newline after each row, `\N` for NULL.
 ///
-/// A value's backslash, tab, newline and carriage return are backslash-escaped, so any text survives as is.
-/// PostgreSQL text cannot hold a NUL at all: one is written as U+FFFD, so that a batch never fails (and is
-/// retried forever) over one character.
+/// A value's backslash, tab, newline and carriage return are backslash-escaped, so any text survives as is
+/// (a NUL as U+FFFD, ``PGTextBytes``).
 public struct PGCopyText: Sendable {
     private(set) var bytes: [UInt8] = []
     private var fieldsInRow = 0
@@ -25,31 +24,18 @@ public struct PGCopyText: Sendable {
     /// Appends one text field (`nil`: SQL NULL).
     public mutating func field(_ value: String?) {
         separate()
-        guard var value else {
+        guard let value else {
             bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "N")])
             return
         }
-        value.withUTF8 { source in
-            var runStart = 0
-            for (i, b) in source.enumerated() {
-                let escaped: UInt8
-                switch b {
-                case 0x00:
-                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<i]))
-                    bytes.append(contentsOf: [0xEF, 0xBF, 0xBD])
-                    runStart = i + 1
-                    continue
-                case UInt8(ascii: "\\"): escaped = UInt8(ascii: "\\")
-                case 0x09: escaped = UInt8(ascii: "t")
-                case 0x0A: escaped = UInt8(ascii: "n")
-                case 0x0D: escaped = UInt8(ascii: "r")
-                default: continue
-                }
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart..<i]))
-                bytes.append(contentsOf: [UInt8(ascii: "\\"), escaped])
-                runStart = i + 1
+        PGTextBytes.append(value, to: &bytes) { b in
+            switch b {
+            case UInt8(ascii: "\\"): UInt8(ascii: "\\")
+            case 0x09: UInt8(ascii: "t")
+            case 0x0A: UInt8(ascii: "n")
+            case 0x0D: UInt8(ascii: "r")
+            default: nil
             }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: source[runStart...]))
         }
     }
 
