@@ -45,28 +45,36 @@ extension PGConnection {
 
     /// Sends one statement and collects its result, within the statement budget plus the client grace.
     static func run(_ handle: OpaquePointer, _ sql: String, _ parameters: [String?], budget: Duration?) throws -> PGRows {
-        let sent = try withCStrings(parameters) { values in
-            PQsendQueryParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
+        try sendAndCollect(handle, budget: budget) {
+            try withCStrings(parameters) { values in
+                PQsendQueryParams(handle, sql, Int32(values.count), nil, values, nil, nil, 0)
+            }
         }
-        guard sent == 1 else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
-        return try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
     }
 
     /// Prepares `sql` as the named statement `name` on this session (parameter types inferred by the server).
     static func prepare(_ handle: OpaquePointer, _ name: String, _ sql: String, budget: Duration?) throws {
-        guard PQsendPrepare(handle, name, sql, 0, nil) == 1 else {
-            throw PostgresError.connectionLost(message: errorMessage(handle))
-        }
-        _ = try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
+        _ = try sendAndCollect(handle, budget: budget) { PQsendPrepare(handle, name, sql, 0, nil) }
     }
 
     /// Executes the prepared statement `name` and collects its result, as ``run(_:_:_:budget:)`` does.
     static func runPrepared(_ handle: OpaquePointer, _ name: String, _ parameters: [String?], budget: Duration?) throws -> PGRows {
-        let sent = try withCStrings(parameters) { values in
-            PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+        try sendAndCollect(handle, budget: budget) {
+            try withCStrings(parameters) { values in
+                PQsendQueryPrepared(handle, name, Int32(values.count), values, nil, nil, 0)
+            }
         }
-        guard sent == 1 else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
-        return try collect(handle, deadline: budget.map { ContinuousClock.now + $0 + clientGrace }, budget: budget)
+    }
+
+    /// Sends with `send` (a `PQsend…` call) and collects every result, within the budget.
+    private static func sendAndCollect(_ handle: OpaquePointer, budget: Duration?, _ send: () throws -> Int32) throws -> PGRows {
+        guard try send() == 1 else { throw PostgresError.connectionLost(message: errorMessage(handle)) }
+        return try collect(handle, deadline: deadline(budget), budget: budget)
+    }
+
+    /// When the client stops waiting: the statement budget plus the client grace, from now.
+    private static func deadline(_ budget: Duration?) -> ContinuousClock.Instant? {
+        budget.map { ContinuousClock.now + $0 + clientGrace }
     }
 
     /// Runs a `COPY … FROM STDIN` statement; `produce` hands over the data in COPY's text format, a chunk at a
@@ -77,7 +85,7 @@ extension PGConnection {
         guard PQsendQueryParams(handle, sql, 0, nil, nil, nil, nil, 0) == 1 else {
             throw PostgresError.connectionLost(message: errorMessage(handle))
         }
-        let deadline = budget.map { ContinuousClock.now + $0 + clientGrace }
+        let deadline = Self.deadline(budget)
         guard let started = try nextResult(handle, deadline: deadline, budget: budget) else {
             throw PostgresError.unsupportedResult(status: "no result for COPY")
         }

@@ -157,7 +157,7 @@ public actor PGConnection {
             }
             return try Self.run(handle, sql, parameters, budget: configuration.statementTimeout)
         } catch let error as PostgresError {
-            if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
+            noteFailure(error, handle)
             if case .server(let state, _, _) = error, state == "0A000" || state == "26000" {
                 // A plan a schema change invalidated, or statements the session no longer has: start afresh.
                 prepared.removeAll()
@@ -205,9 +205,14 @@ public actor PGConnection {
                 }
             }
         } catch let error as PostgresError {
-            if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
+            noteFailure(error, handle)
             throw error
         }
+    }
+
+    /// A statement failed: a broken session is reset before its next use.
+    private func noteFailure(_ error: PostgresError, _ handle: OpaquePointer) {
+        if error.isConnectionError || PQstatus(handle) != CONNECTION_OK { needsReset = true }
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT` on this session; any error rolls back and is rethrown.
