@@ -18,14 +18,7 @@ actor BatchQueue<Element: Sendable> {
     /// Adds an element, waiting for room; returns `false` once the queue is finished.
     @discardableResult
     func put(_ element: Element) async -> Bool {
-        while items.count >= capacity && !finished {
-            await withCheckedContinuation { producers.append($0) }
-        }
-        guard !finished else { return false }
-        items.append(element)
-        consumer?.resume()
-        consumer = nil
-        return true
+        await put(contentsOf: [element])
     }
 
     /// Adds elements in order, waiting for room first (the queue may then exceed its capacity by this call's

@@ -59,11 +59,6 @@ public final class Writer: Service {
         self.queue = BatchQueue(capacity: configuration.queueCapacity)
     }
 
-    /// Hands one item to the writer, waiting while the queue is full.
-    public func submit(_ item: Item) async {
-        await queue.put(item)
-    }
-
     /// Hands several items to the writer at once, in order; a batch taken later holds all of them or none
     /// of them split by another stream's items.
     public func submit(contentsOf items: [Item]) async {
@@ -90,15 +85,16 @@ public final class Writer: Service {
                 }
                 // The publisher runs beside the commits: the next batch commits while this one is published.
                 async let published: Void = self.publishLoop()
+                var failure: (any Error)?
                 do {
                     try await self.commitLoop()
                 } catch {
-                    await committed.finish()
-                    await published
-                    throw error
+                    failure = error
                 }
+                // What was committed is published, also when the commits stopped on an error.
                 await committed.finish()
                 await published
+                if let failure { throw failure }
                 group.cancelAll()
             }
         } onGracefulShutdown: {
